@@ -1,0 +1,201 @@
+//! Hypercalls through the hypercall page (x86_64 PV ABI).
+//!
+//! Xen fills `hypercall_page` at build time (XEN_ELFNOTE_HYPERCALL_PAGE); entry `n` is at
+//! `hypercall_page + n * 32`. Arguments go in RDI, RSI, RDX, R10, R8 and the result comes
+//! back in RAX (docs/guest-guide/x86/hypercall-abi.rst). The stubs execute `syscall`, which
+//! clobbers RCX and R11, and a debug Xen poisons the argument registers, so every
+//! caller-saved register is declared clobbered (`clobber_abi("C")`). The `call` pushes a
+//! return address, so the asm must not say `nostack` (xen-sys 0.0.0-pre2 does, and passes
+//! a fifth argument in R9: we use neither its wrappers nor its mistakes).
+
+use core::arch::asm;
+use xen::XenError;
+use xen::abi::xen::hypercall as nr;
+
+unsafe extern "C" {
+    /// The hypercall page, defined in `boot.rs`.
+    static hypercall_page: [u8; 4096];
+}
+
+fn entry(op: u32) -> u64 {
+    (&raw const hypercall_page) as u64 + u64::from(op) * 32
+}
+
+/// A raw hypercall with up to five arguments.
+///
+/// # Safety
+/// - Pointer arguments must be valid for what hypercall `op` reads and writes through them.
+/// - The operation must not break an invariant the kernel relies on (e.g. unmapping memory
+///   that is in use); the safe wrappers below state which calls are harmless.
+pub(crate) unsafe fn hypercall5(op: u32, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64 {
+    let ret: i64;
+    let target = entry(op);
+    // SAFETY: `target` is a stub in the hypercall page Xen wrote; the stub preserves the
+    // stack and callee-saved registers; the caller vouches for the arguments (see # Safety).
+    unsafe {
+        asm!(
+            "call {target}",
+            target = in(reg) target,
+            inlateout("rdi") a1 => _,
+            inlateout("rsi") a2 => _,
+            inlateout("rdx") a3 => _,
+            inlateout("r10") a4 => _,
+            inlateout("r8") a5 => _,
+            lateout("rax") ret,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
+/// A raw hypercall with up to three arguments.
+///
+/// # Safety
+/// As for [`hypercall5`].
+pub(crate) unsafe fn hypercall3(op: u32, a1: u64, a2: u64, a3: u64) -> i64 {
+    // SAFETY: forwarded; the caller upholds hypercall5's contract.
+    unsafe { hypercall5(op, a1, a2, a3, 0, 0) }
+}
+
+/// `HYPERVISOR_sched_op(SCHEDOP_shutdown, &sched_shutdown)`. Returns only on failure.
+pub(crate) fn shutdown(reason: xen::abi::sched::ShutdownReason) -> XenError {
+    let arg = xen::abi::sched::SchedShutdown {
+        reason: reason as u32,
+    };
+    // SAFETY: SCHEDOP_shutdown reads one `struct sched_shutdown` through the pointer (a
+    // pointer, not the value), which lives on our stack for the whole call.
+    let ret = unsafe {
+        hypercall3(
+            nr::SCHED_OP,
+            u64::from(xen::abi::sched::op::SHUTDOWN),
+            (&raw const arg) as u64,
+            0,
+        )
+    };
+    match XenError::check(ret) {
+        Err(e) => e,
+        Ok(_) => XenError::Other(0),
+    }
+}
+
+/// `SCHEDOP_yield`: let another vCPU or domain run.
+pub fn sched_yield() {
+    // SAFETY: SCHEDOP_yield takes no argument and changes no guest state.
+    let _ = unsafe { hypercall3(nr::SCHED_OP, u64::from(xen::abi::sched::op::YIELD), 0, 0) };
+}
+
+/// `SCHEDOP_block`: sleep until an event is pending. Xen unmasks event delivery
+/// atomically with the check for pending events (sched.h).
+pub fn sched_block() {
+    // SAFETY: SCHEDOP_block takes no argument; it only clears evtchn_upcall_mask.
+    let _ = unsafe { hypercall3(nr::SCHED_OP, u64::from(xen::abi::sched::op::BLOCK), 0, 0) };
+}
+
+/// `HYPERVISOR_xen_version(XENVER_version)`: `(major, minor)`.
+pub fn xen_version() -> (u32, u32) {
+    // SAFETY: XENVER_version ignores the (null) pointer argument.
+    let v = unsafe {
+        hypercall3(
+            nr::XEN_VERSION,
+            u64::from(xen::abi::version::XENVER_VERSION),
+            0,
+            0,
+        )
+    };
+    let v = u32::try_from(v).unwrap_or(0);
+    (v >> 16, v & 0xffff)
+}
+
+/// `HYPERVISOR_xen_version(XENVER_extraversion)`, e.g. `".7"`.
+pub fn xen_extraversion() -> xen::abi::version::XenExtraversion {
+    let mut buf: xen::abi::version::XenExtraversion = [0; 16];
+    // SAFETY: XENVER_extraversion writes 16 bytes to the pointer: `buf` is 16 bytes.
+    let _ = unsafe {
+        hypercall3(
+            nr::XEN_VERSION,
+            u64::from(xen::abi::version::XENVER_EXTRAVERSION),
+            (&raw mut buf) as u64,
+            0,
+        )
+    };
+    buf
+}
+
+/// `EVTCHNOP_send`: notify the other end of `port`.
+pub(crate) fn evtchn_send(port: xen::abi::xen::Port) -> Result<(), XenError> {
+    let arg = xen::abi::event_channel::EvtchnSend { port: port.0 };
+    // SAFETY: EVTCHNOP_send reads one `struct evtchn_send` that lives on our stack.
+    let ret = unsafe {
+        hypercall3(
+            nr::EVENT_CHANNEL_OP,
+            u64::from(xen::abi::event_channel::op::SEND),
+            (&raw const arg) as u64,
+            0,
+        )
+    };
+    XenError::check(ret).map(|_| ())
+}
+
+/// `HYPERVISOR_event_channel_op` with a struct argument.
+///
+/// # Safety
+/// `T` must be the argument struct of `cmd` (public/event_channel.h).
+pub(crate) unsafe fn event_channel_op<T>(cmd: u32, arg: &mut T) -> Result<(), XenError> {
+    // SAFETY: the caller guarantees `T` is what `cmd` reads and writes; `arg` is valid.
+    let ret = unsafe {
+        hypercall3(
+            nr::EVENT_CHANNEL_OP,
+            u64::from(cmd),
+            (arg as *mut T) as u64,
+            0,
+        )
+    };
+    XenError::check(ret).map(|_| ())
+}
+
+/// `HYPERVISOR_set_timer_op(deadline)`: raise VIRQ_TIMER at system time `deadline_ns`
+/// (0 cancels).
+pub(crate) fn set_timer_op(deadline_ns: u64) -> Result<(), XenError> {
+    // SAFETY: set_timer_op takes a value and only arms this vCPU's timer.
+    let ret = unsafe { hypercall3(nr::SET_TIMER_OP, deadline_ns, 0, 0) };
+    XenError::check(ret).map(|_| ())
+}
+
+/// `HYPERVISOR_vm_assist(cmd, type)`.
+pub(crate) fn vm_assist(cmd: u32, kind: u32) -> Result<(), XenError> {
+    // SAFETY: vm_assist takes two values and only toggles an assist for this domain.
+    let ret = unsafe { hypercall3(nr::VM_ASSIST, u64::from(cmd), u64::from(kind), 0) };
+    XenError::check(ret).map(|_| ())
+}
+
+/// `HYPERVISOR_vcpu_op(cmd, vcpu, arg)`.
+///
+/// # Safety
+/// `T` must be the argument struct of `cmd` (public/vcpu.h), and any guest address inside
+/// it must stay valid for as long as Xen may use it (e.g. a registered runstate area).
+pub(crate) unsafe fn vcpu_op<T>(cmd: u32, vcpu: u32, arg: &mut T) -> Result<(), XenError> {
+    // SAFETY: the caller guarantees the struct and the addresses it holds.
+    let ret = unsafe {
+        hypercall3(
+            nr::VCPU_OP,
+            u64::from(cmd),
+            u64::from(vcpu),
+            (arg as *mut T) as u64,
+        )
+    };
+    XenError::check(ret).map(|_| ())
+}
+
+/// `HYPERVISOR_set_segment_base(SEGBASE_FS, base)`: the FS base for TLS.
+pub(crate) fn set_fs_base(base: u64) -> Result<(), XenError> {
+    // SAFETY: changes only FS.base, which nothing but TLS accesses use.
+    let ret = unsafe {
+        hypercall3(
+            nr::SET_SEGMENT_BASE,
+            u64::from(xen::abi::xen::SEGBASE_FS),
+            base,
+            0,
+        )
+    };
+    XenError::check(ret).map(|_| ())
+}

@@ -1,0 +1,176 @@
+//! x86_64 PV: the only home of `asm!` and `global_asm!` in ferrun.
+//!
+//! `boot` has the entry point and ELF notes, `hypercall` the hypercall layer, `traps` the
+//! exception and upcall entry stubs. This module wires them to the portable kernel.
+
+pub(crate) mod boot;
+pub mod hypercall;
+pub mod traps;
+
+use crate::BootInfo;
+use core::arch::asm;
+use traps::TrapFrame;
+use xen::XenError;
+use xen::abi::xen::{PAGE_SIZE, SharedInfo, StartInfo, hypercall as nr, uvmf};
+use xen::shared::Shared;
+
+pub(crate) use hypercall::evtchn_send;
+pub use hypercall::{sched_block, sched_yield};
+pub use hypercall::{xen_extraversion, xen_version};
+
+/// PTE bits for a present, writable kernel mapping (PV kernels run in ring 3, so USER).
+const PTE_KERNEL_RW: u64 = 0x7;
+
+/// Reads the time-stamp counter.
+pub fn rdtsc() -> u64 {
+    let lo: u32;
+    let hi: u32;
+    // SAFETY: rdtsc reads a counter; Xen leaves it enabled for PV guests (no TSC emulation
+    // by default); it touches no memory.
+    unsafe {
+        asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// The current frame pointer.
+#[inline(always)]
+pub fn frame_pointer() -> u64 {
+    let rbp: u64;
+    // SAFETY: copies a register.
+    unsafe {
+        asm!("mov %rbp, {}", out(reg) rbp, options(att_syntax, nomem, nostack, preserves_flags))
+    };
+    rbp
+}
+
+/// The current stack pointer.
+#[inline(always)]
+pub fn stack_pointer() -> u64 {
+    let rsp: u64;
+    // SAFETY: copies a register.
+    unsafe {
+        asm!("mov %rsp, {}", out(reg) rsp, options(att_syntax, nomem, nostack, preserves_flags))
+    };
+    rsp
+}
+
+/// `HYPERVISOR_update_va_mapping(va, pte, flags)`.
+///
+/// # Safety
+/// - Nothing may use the old mapping of `va` afterwards (no reference into it may live).
+/// - `pte` must name a frame this domain may map (Xen checks ownership; the caller checks
+///   that the kernel's own data is not aliased in a way it relies on).
+pub(crate) unsafe fn update_va_mapping(va: u64, pte: u64, flags: u64) -> Result<(), XenError> {
+    // SAFETY: the caller upholds the contract above; the hypercall takes values only.
+    let ret = unsafe { hypercall::hypercall3(nr::UPDATE_VA_MAPPING, va, pte, flags) };
+    XenError::check(ret).map(|_| ())
+}
+
+/// The M2P entry of `mfn`: which of our pseudo-physical frames it backs.
+fn mfn_to_pfn(mfn: u64) -> u64 {
+    let entry = xen::abi::xen::MACH2PHYS_VIRT_START + mfn * 8;
+    // SAFETY: Xen maps the read-only M2P table into every PV guest at MACH2PHYS_VIRT_START,
+    // with one 8-byte entry per machine frame; `mfn` comes from start_info.
+    unsafe { (entry as *const u64).read_volatile() }
+}
+
+/// VA of one of our frames, given its MFN. Valid for frames inside the start-of-day
+/// mapping (pfn N at VA N*4096, as our notes ask with VIRT_BASE 0).
+pub(crate) fn mfn_to_va(mfn: u64) -> u64 {
+    mfn_to_pfn(mfn) << xen::abi::xen::PAGE_SHIFT
+}
+
+static SHARED_INFO: spin::Once<Shared<SharedInfo>> = spin::Once::new();
+
+/// The shared_info page, once boot mapped it.
+pub(crate) fn shared_info() -> Option<Shared<SharedInfo>> {
+    SHARED_INFO.get().copied()
+}
+
+fn map_shared_info(machine_addr: u64) -> Result<Shared<SharedInfo>, XenError> {
+    let va = (&raw const boot::shared_info_page) as u64;
+    // SAFETY: `shared_info_page` is a page of .bss reserved for this and used through
+    // nothing else; Xen gives us the shared_info frame to map (start_info.shared_info).
+    unsafe { update_va_mapping(va, machine_addr | PTE_KERNEL_RW, uvmf::INVLPG)? };
+    // SAFETY: the page is now mapped to shared_info for the life of the domain, 4096 bytes
+    // (> size_of SharedInfo), page aligned; it is accessed only through `Shared`.
+    Ok(unsafe { Shared::new(va as *mut SharedInfo) })
+}
+
+/// Removes the mapping of one page: later accesses fault.
+fn unmap_page(va: u64) -> Result<(), XenError> {
+    // SAFETY: callers pass page 0 (the ELF header page, never read after boot) or the
+    // boot stack's guard page (never used): nothing relies on those mappings.
+    unsafe { update_va_mapping(va, 0, uvmf::INVLPG) }
+}
+
+/// Bounds of the boot stack: `[bottom, top)`.
+pub(crate) fn boot_stack() -> (u64, u64) {
+    (
+        (&raw const boot::boot_stack_bottom) as u64,
+        (&raw const boot::boot_stack_top) as u64,
+    )
+}
+
+/// Rust side of `_start`: brings up the platform, runs the app, shuts down.
+extern "C" fn boot_entry(si: *const StartInfo) -> ! {
+    // SAFETY: Xen passes the address of start_info in RSI; it is mapped, aligned and not
+    // changed by Xen after entry. We copy it once.
+    let si = unsafe { si.read() };
+    let entry_tsc = rdtsc();
+    let console_va = mfn_to_va(si.console.mfn.0);
+    // SAFETY: the console page is part of the start-of-day mapping (public/xen.h layout)
+    // and is used only as a console ring, through `Shared`.
+    let ring = unsafe { Shared::new(console_va as *mut xen::abi::console::XenconsInterface) };
+    crate::console::init(xen::console::ConsoleRing::new(ring), si.console.evtchn);
+
+    let fatal = |what: &str, e: XenError| -> ! {
+        crate::println!("ferrun: boot: {what} failed: {e}");
+        crate::crash()
+    };
+    match map_shared_info(si.shared_info) {
+        Ok(s) => {
+            SHARED_INFO.call_once(|| s);
+        }
+        Err(e) => fatal("mapping shared_info", e),
+    }
+    if let Err(e) = traps::install() {
+        fatal("set_trap_table/set_callbacks", e);
+    }
+    if let Err(e) = unmap_page(0) {
+        fatal("unmapping page 0", e);
+    }
+    let guard = (&raw const boot::boot_stack_guard) as u64;
+    if let Err(e) = unmap_page(guard) {
+        fatal("unmapping the boot stack guard", e);
+    }
+    let _ = PAGE_SIZE;
+    crate::boot_main(BootInfo::from_start_info(&si, entry_tsc))
+}
+
+/// Called by the exception stubs (and the failsafe callback) with the saved registers.
+extern "C" fn trap_handler(frame: &mut TrapFrame) {
+    crate::panic::fatal_trap(frame)
+}
+
+/// Called by the event-upcall stub with events masked.
+extern "C" fn upcall_handler(_frame: &mut TrapFrame) {
+    crate::event::upcall();
+}
+
+/// The faulting address of the last page fault (`vcpu_info.arch.cr2`; PV guests cannot
+/// read CR2 themselves).
+pub(crate) fn fault_address() -> u64 {
+    shared_info().map_or(0, |s| {
+        let vcpu0 = xen::shared_field!(s, SharedInfo, vcpu_info).get(0);
+        vcpu0.map_or(0, |v| {
+            xen::shared_field!(v, xen::abi::xen::VcpuInfo, arch.cr2).read()
+        })
+    })
+}
+
+/// Shuts the domain down. Returns only if Xen refused.
+pub(crate) fn shutdown(reason: xen::abi::sched::ShutdownReason) -> XenError {
+    hypercall::shutdown(reason)
+}

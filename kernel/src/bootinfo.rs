@@ -1,0 +1,112 @@
+//! What Xen hands the guest at boot, copied out of `start_info`.
+
+use xen::abi::xen::{MAX_GUEST_CMDLINE, StartInfo};
+
+/// Boot facts for the kernel and apps.
+#[derive(Clone)]
+pub struct BootInfo {
+    magic: [u8; 32],
+    cmdline: [u8; MAX_GUEST_CMDLINE],
+    /// Pages given to the domain.
+    pub nr_pages: u64,
+    /// `SIF_*` flags.
+    pub flags: u32,
+    /// Virtual address of the P2M list.
+    pub mfn_list: u64,
+    /// Virtual address of the bootstrap page tables.
+    pub pt_base: u64,
+    /// Number of bootstrap page-table frames.
+    pub nr_pt_frames: u64,
+    /// Machine frame of the xenstore ring.
+    pub store_mfn: u64,
+    /// Event channel of the xenstore ring.
+    pub store_evtchn: u32,
+    /// TSC when `_start` ran.
+    pub entry_tsc: u64,
+}
+
+/// The bytes of a NUL-terminated field, as far as they are UTF-8.
+fn c_str(bytes: &[u8]) -> &str {
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let bytes = bytes.get(..len).unwrap_or_default();
+    match core::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            core::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or("")
+        }
+    }
+}
+
+impl BootInfo {
+    /// Copies what we keep from `start_info`.
+    pub fn from_start_info(si: &StartInfo, entry_tsc: u64) -> Self {
+        BootInfo {
+            magic: si.magic,
+            cmdline: si.cmd_line,
+            nr_pages: si.nr_pages,
+            flags: si.flags,
+            mfn_list: si.mfn_list,
+            pt_base: si.pt_base,
+            nr_pt_frames: si.nr_pt_frames,
+            store_mfn: si.store_mfn.0,
+            store_evtchn: si.store_evtchn.0,
+            entry_tsc,
+        }
+    }
+
+    /// `start_info.magic`, e.g. `"xen-3.0-x86_64"`.
+    pub fn magic(&self) -> &str {
+        c_str(&self.magic)
+    }
+
+    /// The guest command line (the xl config's `cmdline`/`extra`), up to the first byte
+    /// that is not UTF-8.
+    pub fn cmdline(&self) -> &str {
+        c_str(&self.cmdline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(magic: &[u8], cmdline: &[u8]) -> BootInfo {
+        let mut si = StartInfo {
+            magic: [0; 32],
+            nr_pages: 8192,
+            shared_info: 0,
+            flags: 0,
+            store_mfn: Default::default(),
+            store_evtchn: Default::default(),
+            console: xen::abi::xen::StartInfoConsole {
+                mfn: Default::default(),
+                evtchn: Default::default(),
+            },
+            pt_base: 0,
+            nr_pt_frames: 0,
+            mfn_list: 0,
+            mod_start: 0,
+            mod_len: 0,
+            cmd_line: [0; MAX_GUEST_CMDLINE],
+            first_p2m_pfn: 0,
+            nr_p2m_frames: 0,
+        };
+        si.magic[..magic.len()].copy_from_slice(magic);
+        si.cmd_line[..cmdline.len()].copy_from_slice(cmdline);
+        BootInfo::from_start_info(&si, 0)
+    }
+
+    #[test]
+    fn strings_stop_at_nul() {
+        let b = info(b"xen-3.0-x86_64", b"a b=c\0junk");
+        assert_eq!(b.magic(), "xen-3.0-x86_64");
+        assert_eq!(b.cmdline(), "a b=c");
+    }
+
+    #[test]
+    fn unterminated_and_invalid_utf8_are_cut_not_panicking() {
+        let b = info(&[b'x'; 32], b"ok\xffbad");
+        assert_eq!(b.magic().len(), 32);
+        assert_eq!(b.cmdline(), "ok");
+    }
+}

@@ -1,0 +1,128 @@
+//! The kernel console: the PV console ring from start_info, and `print!`/`println!`.
+//!
+//! A release Xen refuses `HYPERVISOR_console_io` from a domU, so the ring is the console
+//! from the first line on. Output is copied into the ring and the console event channel is
+//! notified; when the ring is full we yield to let xenconsoled drain it, for a bounded time
+//! (a dead backend must not hang a crash report forever).
+
+use crate::arch::x86_64 as arch;
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
+use xen::abi::xen::Port;
+use xen::console::ConsoleRing;
+
+struct Console {
+    ring: ConsoleRing,
+    port: Port,
+}
+
+static CONSOLE: spin::Once<Console> = spin::Once::new();
+static LOCK: spin::Mutex<()> = spin::Mutex::new(());
+/// Set once the backend corrupted the ring: output is dropped from then on.
+static BROKEN: AtomicBool = AtomicBool::new(false);
+
+/// How long a full ring may stay full before output is dropped.
+const STALL_LIMIT_NS: u64 = 2_000_000_000;
+
+/// Sets the console up. Called once by boot.
+pub(crate) fn init(ring: ConsoleRing, port: Port) {
+    CONSOLE.call_once(|| Console { ring, port });
+}
+
+fn notify(c: &Console) {
+    // A failed notify loses nothing: xenconsoled also polls the ring.
+    let _ = arch::evtchn_send(c.port);
+}
+
+fn write_unlocked(bytes: &[u8]) {
+    let Some(c) = CONSOLE.get() else { return };
+    let mut rest = bytes;
+    let mut stalled_since: Option<u64> = None;
+    while !rest.is_empty() && !BROKEN.load(Ordering::Relaxed) {
+        match c.ring.write(rest) {
+            Ok(0) => {
+                notify(c);
+                let now = crate::time::now_ns();
+                let since = *stalled_since.get_or_insert(now);
+                if now.saturating_sub(since) > STALL_LIMIT_NS {
+                    return;
+                }
+                arch::sched_yield();
+            }
+            Ok(n) => {
+                rest = rest.get(n..).unwrap_or_default();
+                stalled_since = None;
+                notify(c);
+            }
+            Err(_) => BROKEN.store(true, Ordering::Relaxed),
+        }
+    }
+}
+
+/// Writes bytes to the console.
+pub fn write_bytes(bytes: &[u8]) {
+    let _guard = LOCK.lock();
+    write_unlocked(bytes);
+}
+
+/// Writes without taking the console lock: for crash reports, which must get out even if
+/// the crash happened while the lock was held.
+pub fn write_str_raw(s: &str) {
+    write_unlocked(s.as_bytes());
+}
+
+/// Waits (bounded) until xenconsoled has consumed everything written, so that the last
+/// lines are not lost when the domain is destroyed right after shutdown.
+pub fn flush() {
+    let Some(c) = CONSOLE.get() else { return };
+    let start = crate::time::now_ns();
+    while let Ok(false) = c.ring.drained() {
+        notify(c);
+        if crate::time::now_ns().saturating_sub(start) > STALL_LIMIT_NS {
+            return;
+        }
+        arch::sched_yield();
+    }
+}
+
+/// A `fmt::Write` that goes straight to the console.
+pub struct ConsoleWriter {
+    raw: bool,
+}
+
+impl ConsoleWriter {
+    /// A writer that bypasses the console lock (crash path only).
+    pub fn raw() -> Self {
+        ConsoleWriter { raw: true }
+    }
+}
+
+impl Write for ConsoleWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.raw {
+            write_str_raw(s);
+        } else {
+            write_unlocked(s.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn _print(args: fmt::Arguments<'_>) {
+    let _guard = LOCK.lock();
+    let _ = ConsoleWriter { raw: false }.write_fmt(args);
+}
+
+/// Prints to the PV console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::_print(format_args!($($arg)*)) };
+}
+
+/// Prints a line to the PV console.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($arg:tt)*) => { $crate::console::_print(format_args!("{}\n", format_args!($($arg)*))) };
+}

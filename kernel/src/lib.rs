@@ -1,0 +1,96 @@
+//! ferrun: a unikernel runtime for Xen PV guests.
+//!
+//! An application crate links this library, names its entry with [`main!`], and is built
+//! into a PV image (`scripts/build APP`). Boot (`arch::x86_64::boot`) takes `start_info`,
+//! maps shared_info, installs the trap table and callbacks, brings up the PV console ring,
+//! then calls the app's main; when main returns the domain powers off, and a panic or an
+//! unexpected trap prints a report on the console and shuts the domain down as crashed.
+//!
+//! The modules that need the hypervisor only build for `target_os = "none"`; the rest
+//! (boot-info parsing, backtrace walking) builds and is tested on the host.
+#![cfg_attr(target_os = "none", no_std)]
+
+pub mod bootinfo;
+pub mod unwind;
+
+#[cfg(target_os = "none")]
+pub mod arch;
+#[cfg(target_os = "none")]
+pub mod console;
+#[cfg(target_os = "none")]
+pub mod event;
+#[cfg(target_os = "none")]
+pub mod panic;
+#[cfg(target_os = "none")]
+pub mod time;
+
+pub use bootinfo::BootInfo;
+
+#[cfg(target_os = "none")]
+pub use arch::x86_64::{xen_extraversion, xen_version};
+
+/// Names the application's entry point: `kernel::main!(main);` with `fn main()`.
+///
+/// The kernel calls it once boot is complete; when it returns the domain powers off.
+#[macro_export]
+macro_rules! main {
+    ($f:path) => {
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub extern "Rust" fn __ferrun_app_main() {
+            let f: fn() = $f;
+            f()
+        }
+    };
+}
+
+#[cfg(target_os = "none")]
+unsafe extern "Rust" {
+    /// Defined by the application through [`main!`].
+    fn __ferrun_app_main();
+}
+
+#[cfg(target_os = "none")]
+static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
+
+/// What Xen told us at boot.
+///
+/// # Panics
+/// If called before boot recorded it (impossible from an app: main runs after).
+#[cfg(target_os = "none")]
+pub fn boot_info() -> &'static BootInfo {
+    BOOT_INFO.get().expect("boot_info() before boot")
+}
+
+/// Portable part of boot, after the platform is up.
+#[cfg(target_os = "none")]
+fn boot_main(info: BootInfo) -> ! {
+    BOOT_INFO.call_once(|| info);
+    // SAFETY: `__ferrun_app_main` is defined by the app crate through `main!` with this
+    // exact signature (a link error otherwise).
+    unsafe { __ferrun_app_main() };
+    poweroff()
+}
+
+/// Flushes the console and shuts the domain down with reason poweroff.
+#[cfg(target_os = "none")]
+pub fn poweroff() -> ! {
+    shutdown(xen::abi::sched::ShutdownReason::Poweroff)
+}
+
+/// Flushes the console and shuts the domain down with reason crash.
+#[cfg(target_os = "none")]
+pub fn crash() -> ! {
+    shutdown(xen::abi::sched::ShutdownReason::Crash)
+}
+
+#[cfg(target_os = "none")]
+fn shutdown(reason: xen::abi::sched::ShutdownReason) -> ! {
+    console::flush();
+    let err = arch::x86_64::shutdown(reason);
+    console::write_str_raw("ferrun: SCHEDOP_shutdown refused\n");
+    let _ = err;
+    loop {
+        arch::x86_64::sched_block();
+    }
+}

@@ -1,0 +1,135 @@
+//! Crash reports: panics and unexpected traps print what happened, the registers and a
+//! backtrace on the console, then shut the domain down with reason crash.
+
+use crate::arch::x86_64::{self as arch, traps::TrapFrame};
+use crate::console::ConsoleWriter;
+use crate::unwind;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+static CRASHING: AtomicBool = AtomicBool::new(false);
+
+/// Deepest backtrace printed.
+const MAX_FRAMES: usize = 32;
+
+fn trap_name(vector: u64) -> &'static str {
+    match vector {
+        0 => "divide error",
+        1 => "debug",
+        3 => "breakpoint",
+        4 => "overflow",
+        5 => "bound range exceeded",
+        6 => "invalid opcode",
+        7 => "device not available",
+        10 => "invalid TSS",
+        11 => "segment not present",
+        12 => "stack-segment fault",
+        13 => "general protection fault",
+        14 => "page fault",
+        16 => "x87 floating-point error",
+        17 => "alignment check",
+        18 => "machine check",
+        19 => "SIMD floating-point error",
+        arch::traps::VECTOR_FAILSAFE => "failsafe callback (bad segment on return)",
+        _ => "unknown",
+    }
+}
+
+/// The stack that holds `sp`, for bounding the backtrace.
+fn stack_bounds(sp: u64) -> (u64, u64) {
+    let (lo, hi) = arch::boot_stack();
+    if sp >= lo && sp < hi {
+        (lo, hi)
+    } else {
+        (sp, sp.saturating_add(64 * 1024))
+    }
+}
+
+fn backtrace(w: &mut ConsoleWriter, rip: Option<u64>, rbp: u64, sp: u64) {
+    let _ = writeln!(w, "backtrace:");
+    let mut n = 0usize;
+    if let Some(rip) = rip {
+        let _ = writeln!(w, "  #{n:<2} {rip:#018x}");
+        n += 1;
+    }
+    unwind::walk(
+        rbp,
+        stack_bounds(sp),
+        MAX_FRAMES,
+        // SAFETY: `walk` reads only 8-aligned addresses inside the bounds of a mapped stack.
+        |addr| unsafe { (addr as *const u64).read_volatile() },
+        |f| {
+            let _ = writeln!(w, "  #{n:<2} {:#018x}", f.return_address);
+            n += 1;
+        },
+    );
+}
+
+/// Enters crash reporting once; a fault inside the report shuts down at once.
+fn begin_crash() -> ConsoleWriter {
+    if CRASHING.swap(true, Ordering::SeqCst) {
+        crate::console::write_str_raw("ferrun: fault while reporting a crash\n");
+        crate::crash();
+    }
+    ConsoleWriter::raw()
+}
+
+/// An exception nobody handles: report and crash.
+pub(crate) fn fatal_trap(f: &TrapFrame) -> ! {
+    let mut w = begin_crash();
+    let _ = write!(
+        w,
+        "ferrun: fatal trap {} ({})",
+        f.vector,
+        trap_name(f.vector)
+    );
+    let _ = write!(w, " error code {:#x}", f.error);
+    if f.vector == 14 {
+        let _ = write!(w, " address {:#x}", arch::fault_address());
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "  rip {:#018x} rsp {:#018x} rbp {:#018x} rflags {:#x}",
+        f.rip, f.rsp, f.rbp, f.rflags
+    );
+    let _ = writeln!(
+        w,
+        "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
+        f.rax, f.rbx, f.rcx, f.rdx
+    );
+    let _ = writeln!(
+        w,
+        "  rsi {:#018x} rdi {:#018x} r8  {:#018x} r9  {:#018x}",
+        f.rsi, f.rdi, f.r8, f.r9
+    );
+    let _ = writeln!(
+        w,
+        "  r10 {:#018x} r11 {:#018x} r12 {:#018x} r13 {:#018x}",
+        f.r10, f.r11, f.r12, f.r13
+    );
+    let _ = writeln!(
+        w,
+        "  r14 {:#018x} r15 {:#018x} cs {:#x} ss {:#x}",
+        f.r14, f.r15, f.cs, f.ss
+    );
+    backtrace(&mut w, Some(f.rip), f.rbp, f.rsp);
+    let _ = writeln!(w, "ferrun: crashing domain");
+    crate::crash()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut w = begin_crash();
+    let _ = write!(w, "ferrun: panic: {}", info.message());
+    if let Some(loc) = info.location() {
+        let _ = write!(w, " at {}:{}:{}", loc.file(), loc.line(), loc.column());
+    }
+    let _ = writeln!(w);
+    let rbp = arch::frame_pointer();
+    let rsp = arch::stack_pointer();
+    let _ = writeln!(w, "  rsp {rsp:#018x} rbp {rbp:#018x}");
+    backtrace(&mut w, None, rbp, rsp);
+    let _ = writeln!(w, "ferrun: crashing domain");
+    crate::crash()
+}

@@ -1,0 +1,72 @@
+//! Time from the pvclock in `vcpu_info`, read on every call.
+//!
+//! Never derived from a tick counter, so it cannot freeze in a busy loop or run back
+//! (rumprun #3, #71). The arithmetic and the seqlock live in `xen::pvclock`.
+
+use crate::arch::x86_64 as arch;
+use xen::abi::xen::{SharedInfo, VcpuInfo, VcpuTimeInfo};
+use xen::pvclock::{self, Monotonic, TimeSource, WallClockBase};
+use xen::shared::Shared;
+use xen::shared_field;
+
+struct VcpuTime(Shared<VcpuTimeInfo>);
+
+impl TimeSource for VcpuTime {
+    fn version(&self) -> u32 {
+        shared_field!(self.0, VcpuTimeInfo, version).read()
+    }
+    fn fields(&self) -> VcpuTimeInfo {
+        self.0.read()
+    }
+}
+
+fn vcpu_time(s: Shared<SharedInfo>) -> Option<VcpuTime> {
+    let vcpu = shared_field!(s, SharedInfo, vcpu_info).get(0)?;
+    Some(VcpuTime(shared_field!(vcpu, VcpuInfo, time)))
+}
+
+static MONOTONIC: Monotonic = Monotonic::new();
+
+/// A consistent copy of vCPU 0's pvclock record.
+pub fn time_info() -> Option<VcpuTimeInfo> {
+    let src = vcpu_time(arch::shared_info()?)?;
+    Some(pvclock::snapshot(&src))
+}
+
+/// Xen system time in ns (time since the host booted), monotonic; 0 before shared_info
+/// is mapped.
+pub fn now_ns() -> u64 {
+    let Some(src) = arch::shared_info().and_then(vcpu_time) else {
+        return 0;
+    };
+    loop {
+        let info = pvclock::snapshot(&src);
+        let tsc = arch::rdtsc();
+        // The TSC must be read under the record version it is scaled with.
+        if src.version() == info.version {
+            return MONOTONIC.clamp(pvclock::system_time(&info, tsc));
+        }
+    }
+}
+
+/// Wall-clock time: ns since the Unix epoch (Xen's wall clock, including `wc_sec_hi`).
+pub fn wallclock_ns() -> u128 {
+    let Some(s) = arch::shared_info() else {
+        return 0;
+    };
+    let version = shared_field!(s, SharedInfo, wc_version);
+    let base = loop {
+        let v = version.read();
+        core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire);
+        let base = WallClockBase::from_fields(
+            shared_field!(s, SharedInfo, wc_sec).read(),
+            shared_field!(s, SharedInfo, wc_sec_hi).read(),
+            shared_field!(s, SharedInfo, wc_nsec).read(),
+        );
+        core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire);
+        if v & 1 == 0 && version.read() == v {
+            break base;
+        }
+    };
+    base.at(now_ns())
+}

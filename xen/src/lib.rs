@@ -1,0 +1,23 @@
+//! Xen PV ABI types and protocol logic, written to run on the host.
+//!
+//! `abi` mirrors the Xen 4.17 public headers (`xen/include/public/`) with compile-time size,
+//! alignment and offset checks; the host test `tests/layout_vs_libxen.rs` compares every
+//! checked figure with Debian's `libxen-dev` headers. The other modules hold the logic that
+//! does not need the hypervisor: pvclock arithmetic, runstate snapshots, event-channel bit
+//! scanning and the console ring protocol. Memory shared with Xen or a peer is reached only
+//! through [`shared`], the one module of this crate with `unsafe`.
+#![no_std]
+#![deny(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod abi;
+pub mod console;
+pub mod error;
+pub mod evtchn;
+pub mod pvclock;
+pub mod runstate;
+pub mod shared;
+
+pub use error::XenError;

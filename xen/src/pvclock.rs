@@ -1,0 +1,258 @@
+//! pvclock: nanoseconds of system time from the TSC and Xen's `vcpu_time_info`.
+//!
+//! Formula (public/xen.h, `struct vcpu_time_info`):
+//! `now = system_time + ((((tsc - tsc_timestamp) << tsc_shift) * tsc_to_system_mul) >> 32)`,
+//! where a negative `tsc_shift` shifts right. The product needs 96 bits: a u64 product
+//! overflows once the TSC delta grows to a few seconds (`mul` is about 2^30 for a 3 GHz TSC).
+//! The record is a seqlock: Xen makes `version` odd while it writes.
+
+use crate::abi::xen::VcpuTimeInfo;
+use core::sync::atomic::{AtomicU64, Ordering, fence};
+
+/// Scales a TSC delta to nanoseconds: `((delta << shift) * mul) >> 32` with a 128-bit product.
+pub fn scale_delta(delta: u64, mul: u32, shift: i8) -> u64 {
+    let shifted = if shift >= 0 {
+        delta
+            .checked_shl(u32::from(shift.unsigned_abs()))
+            .unwrap_or(0)
+    } else {
+        delta
+            .checked_shr(u32::from(shift.unsigned_abs()))
+            .unwrap_or(0)
+    };
+    let ns = (u128::from(shifted) * u128::from(mul)) >> 32;
+    // (2^64 - 1) * (2^32 - 1) >> 32 < 2^64: the result always fits.
+    u64::try_from(ns).unwrap_or(u64::MAX)
+}
+
+/// System time in ns for a TSC reading, from a consistent snapshot of the record.
+///
+/// A TSC older than the record (possible only with an unstable TSC) counts as no delta.
+pub fn system_time(info: &VcpuTimeInfo, tsc: u64) -> u64 {
+    let delta = tsc.saturating_sub(info.tsc_timestamp);
+    info.system_time
+        .wrapping_add(scale_delta(delta, info.tsc_to_system_mul, info.tsc_shift))
+}
+
+/// The TSC frequency in Hz the record describes: `((10^9 << 32) / mul) >> shift`.
+pub fn tsc_hz(info: &VcpuTimeInfo) -> u64 {
+    if info.tsc_to_system_mul == 0 {
+        return 0;
+    }
+    let hz = (1_000_000_000u128 << 32) / u128::from(info.tsc_to_system_mul);
+    let hz = if info.tsc_shift >= 0 {
+        hz >> info.tsc_shift.unsigned_abs()
+    } else {
+        hz << info.tsc_shift.unsigned_abs()
+    };
+    u64::try_from(hz).unwrap_or(u64::MAX)
+}
+
+/// Where a pvclock record is read from: the real `vcpu_info.time`, or a script in tests.
+pub trait TimeSource {
+    /// Reads `version` (one volatile load).
+    fn version(&self) -> u32;
+    /// Copies the whole record (volatile loads).
+    fn fields(&self) -> VcpuTimeInfo;
+}
+
+/// Takes a consistent copy of the record: retries while `version` is odd or changed.
+///
+/// Mirrors Mini-OS `get_time_values_from_xen` and Linux `pvclock_read_begin/retry`.
+pub fn snapshot<S: TimeSource>(src: &S) -> VcpuTimeInfo {
+    loop {
+        let before = src.version();
+        // rmb: the copy below must not be read before `version`.
+        fence(Ordering::Acquire);
+        let copy = src.fields();
+        // rmb: `version` must be re-read after the copy.
+        fence(Ordering::Acquire);
+        let after = src.version();
+        if before & 1 == 0 && after == before {
+            return copy;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// Wall clock at system time 0 from shared_info: `wc_sec_hi << 32 | wc_sec` and `wc_nsec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WallClockBase {
+    /// Seconds since the Unix epoch (all 64 bits, including `wc_sec_hi`).
+    pub sec: u64,
+    /// Nanoseconds.
+    pub nsec: u32,
+}
+
+impl WallClockBase {
+    /// Combines the fields of shared_info; `wc_sec_hi` matters after 2106.
+    pub fn from_fields(wc_sec: u32, wc_sec_hi: u32, wc_nsec: u32) -> Self {
+        WallClockBase {
+            sec: (u64::from(wc_sec_hi) << 32) | u64::from(wc_sec),
+            nsec: wc_nsec,
+        }
+    }
+
+    /// Wall-clock nanoseconds since the epoch at the given system time.
+    pub fn at(&self, system_time_ns: u64) -> u128 {
+        u128::from(self.sec) * 1_000_000_000 + u128::from(self.nsec) + u128::from(system_time_ns)
+    }
+}
+
+/// Makes a clock monotonic across record updates: never returns less than before.
+///
+/// Linux keeps the same guard (`pvclock_clocksource_read`, `last_value`) unless Xen marks
+/// the TSC stable; we keep it always: it costs one relaxed atomic.
+#[derive(Debug, Default)]
+pub struct Monotonic {
+    last: AtomicU64,
+}
+
+impl Monotonic {
+    /// A guard that has seen nothing yet.
+    pub const fn new() -> Self {
+        Monotonic {
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// `max(now, every value returned before)`.
+    pub fn clamp(&self, now: u64) -> u64 {
+        let prev = self.last.fetch_max(now, Ordering::Relaxed);
+        prev.max(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+
+    fn info(tsc_timestamp: u64, system_time: u64, mul: u32, shift: i8) -> VcpuTimeInfo {
+        VcpuTimeInfo {
+            tsc_timestamp,
+            system_time,
+            tsc_to_system_mul: mul,
+            tsc_shift: shift,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn scale_with_mul_of_one_half() {
+        // mul = 2^31 is 0.5 ns per (shifted) tick.
+        assert_eq!(scale_delta(1000, 1 << 31, 0), 500);
+        assert_eq!(scale_delta(1000, 1 << 31, 1), 1000);
+    }
+
+    #[test]
+    fn negative_shift_shifts_right() {
+        assert_eq!(scale_delta(1000, 1 << 31, -1), 250);
+        assert_eq!(scale_delta(1000, 1 << 31, -2), 125);
+    }
+
+    #[test]
+    fn delta_whose_product_overflows_64_bits_is_exact() {
+        // A 3 GHz TSC: mul ~ 2^32 / 3 (0.333 ns per tick), shift 0.
+        let mul = 1_431_655_765; // floor(2^32 / 3)
+        let delta = 3_000_000_000u64 * 3600; // one hour of ticks
+        assert!(
+            delta.checked_mul(u64::from(mul)).is_none(),
+            "the u64 product must overflow"
+        );
+        let ns = scale_delta(delta, mul, 0);
+        let exact = (u128::from(delta) * u128::from(mul)) >> 32;
+        assert_eq!(u128::from(ns), exact);
+        // One hour, within a ns per 2^32 ticks of rounding.
+        assert!(ns.abs_diff(3_600_000_000_000) < 1_000, "{ns}");
+    }
+
+    #[test]
+    fn shift_beyond_word_width_does_not_panic() {
+        assert_eq!(scale_delta(u64::MAX, u32::MAX, 64), 0);
+        assert_eq!(scale_delta(u64::MAX, u32::MAX, -64), 0);
+        assert_eq!(scale_delta(u64::MAX, u32::MAX, 0), u64::MAX - (1 << 32));
+    }
+
+    #[test]
+    fn system_time_adds_the_scaled_delta() {
+        let i = info(1_000, 5_000_000, 1 << 31, 1);
+        assert_eq!(system_time(&i, 1_000), 5_000_000);
+        assert_eq!(system_time(&i, 3_000), 5_002_000);
+        // A TSC behind the record does not go back in time.
+        assert_eq!(system_time(&i, 10), 5_000_000);
+    }
+
+    #[test]
+    fn tsc_frequency_round_trips() {
+        // 2 GHz: 0.5 ns per tick, mul = 2^31, shift 0.
+        assert_eq!(tsc_hz(&info(0, 0, 1 << 31, 0)), 2_000_000_000);
+        assert_eq!(tsc_hz(&info(0, 0, 1 << 31, 1)), 1_000_000_000);
+        assert_eq!(tsc_hz(&info(0, 0, 0, 0)), 0);
+    }
+
+    /// A record whose `version` reads come from a script: models Xen updating it while
+    /// we copy.
+    struct Scripted {
+        versions: &'static [u32],
+        next: Cell<usize>,
+        copies: Cell<u32>,
+    }
+
+    impl TimeSource for Scripted {
+        fn version(&self) -> u32 {
+            let i = self.next.get();
+            self.next.set(i + 1);
+            self.versions[i.min(self.versions.len() - 1)]
+        }
+        fn fields(&self) -> VcpuTimeInfo {
+            self.copies.set(self.copies.get() + 1);
+            info(0, u64::from(self.copies.get()), 0, 0)
+        }
+    }
+
+    #[test]
+    fn snapshot_retries_while_version_is_odd_or_changes() {
+        // odd (update in progress) -> retry; 2 then 4 (changed under us) -> retry; 4,4 -> ok.
+        let src = Scripted {
+            versions: &[1, 1, 2, 4, 4, 4],
+            next: Cell::new(0),
+            copies: Cell::new(0),
+        };
+        let snap = snapshot(&src);
+        assert_eq!(src.copies.get(), 3);
+        assert_eq!(
+            snap.system_time, 3,
+            "the copy taken under a stable version is returned"
+        );
+    }
+
+    #[test]
+    fn snapshot_without_concurrent_update_copies_once() {
+        let src = Scripted {
+            versions: &[6],
+            next: Cell::new(0),
+            copies: Cell::new(0),
+        };
+        snapshot(&src);
+        assert_eq!(src.copies.get(), 1);
+    }
+
+    #[test]
+    fn wall_clock_uses_the_high_seconds_word() {
+        let base = WallClockBase::from_fields(5, 1, 7);
+        assert_eq!(base.sec, (1 << 32) + 5);
+        assert_eq!(
+            base.at(3),
+            u128::from((1u64 << 32) + 5) * 1_000_000_000 + 10
+        );
+    }
+
+    #[test]
+    fn monotonic_never_returns_less_than_before() {
+        let m = Monotonic::new();
+        assert_eq!(m.clamp(10), 10);
+        assert_eq!(m.clamp(8), 10);
+        assert_eq!(m.clamp(12), 12);
+    }
+}

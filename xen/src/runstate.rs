@@ -1,0 +1,180 @@
+//! Steal time from the vCPU runstate area.
+//!
+//! Xen keeps a `vcpu_runstate_info` per vCPU up to date at an address the guest registers
+//! (`VCPUOP_register_runstate_memory_area`). With `VMASST_TYPE_runstate_update_flag`
+//! enabled, Xen sets `XEN_RUNSTATE_UPDATE` (bit 63 of `state_entry_time`) while it writes;
+//! a reader retries while that bit is set or `state_entry_time` changed (Linux
+//! `xen_get_runstate_snapshot_cpu_delta`). Steal time is what the vCPU wanted to run but
+//! could not: `time[RUNSTATE_runnable] + time[RUNSTATE_offline]` (Linux `xen_steal_clock`).
+//! `time[]` only advances on state changes, so the time in the current state up to now is
+//! added explicitly.
+
+use crate::abi::vcpu::{VcpuRunstateInfo, XEN_RUNSTATE_UPDATE, runstate};
+use core::sync::atomic::{Ordering, fence};
+
+/// Where a runstate record is read from: the registered area, or a script in tests.
+pub trait RunstateSource {
+    /// Reads `state_entry_time` (one volatile load).
+    fn state_entry_time(&self) -> u64;
+    /// Copies the whole record (volatile loads).
+    fn fields(&self) -> VcpuRunstateInfo;
+}
+
+/// A consistent copy of the runstate record (update bit clear, unchanged across the copy).
+pub fn snapshot<S: RunstateSource>(src: &S) -> VcpuRunstateInfo {
+    loop {
+        let before = src.state_entry_time();
+        // rmb: the copy must not be read before the entry time.
+        fence(Ordering::Acquire);
+        let copy = src.fields();
+        // rmb: the entry time must be re-read after the copy.
+        fence(Ordering::Acquire);
+        let after = src.state_entry_time();
+        if before & XEN_RUNSTATE_UPDATE == 0 && after == before {
+            return copy;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// Nanoseconds a vCPU spent in each runstate, up to a given system time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunstateTimes {
+    /// On a physical CPU.
+    pub running: u64,
+    /// Ready to run, waiting for a physical CPU (stolen).
+    pub runnable: u64,
+    /// Blocked on events (idle).
+    pub blocked: u64,
+    /// Offline (stolen).
+    pub offline: u64,
+}
+
+impl RunstateTimes {
+    /// The times in `info` brought forward to `now`: the current state gets
+    /// `now - state_entry_time` added (nothing if `now` is earlier).
+    pub fn at(info: &VcpuRunstateInfo, now: u64) -> Self {
+        let [running, runnable, blocked, offline] = info.time;
+        let mut t = RunstateTimes {
+            running,
+            runnable,
+            blocked,
+            offline,
+        };
+        let entry = info.state_entry_time & !XEN_RUNSTATE_UPDATE;
+        let extra = now.saturating_sub(entry);
+        match u32::try_from(info.state).ok() {
+            Some(runstate::RUNNING) => t.running = t.running.saturating_add(extra),
+            Some(runstate::RUNNABLE) => t.runnable = t.runnable.saturating_add(extra),
+            Some(runstate::BLOCKED) => t.blocked = t.blocked.saturating_add(extra),
+            Some(runstate::OFFLINE) => t.offline = t.offline.saturating_add(extra),
+            // An unknown state adds nothing rather than guessing.
+            _ => {}
+        }
+        t
+    }
+
+    /// Stolen time: runnable + offline.
+    pub fn steal(&self) -> u64 {
+        self.runnable.saturating_add(self.offline)
+    }
+
+    /// All four states together (equals the vCPU's lifetime).
+    pub fn total(&self) -> u64 {
+        self.running
+            .saturating_add(self.runnable)
+            .saturating_add(self.blocked)
+            .saturating_add(self.offline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+
+    fn rec(state: u32, entry: u64, time: [u64; 4]) -> VcpuRunstateInfo {
+        VcpuRunstateInfo {
+            state: state as i32,
+            state_entry_time: entry,
+            time,
+        }
+    }
+
+    struct Scripted {
+        entries: &'static [u64],
+        next: Cell<usize>,
+        copies: Cell<u64>,
+    }
+
+    impl RunstateSource for Scripted {
+        fn state_entry_time(&self) -> u64 {
+            let i = self.next.get();
+            self.next.set(i + 1);
+            self.entries[i.min(self.entries.len() - 1)]
+        }
+        fn fields(&self) -> VcpuRunstateInfo {
+            self.copies.set(self.copies.get() + 1);
+            rec(runstate::RUNNING, 0, [self.copies.get(), 0, 0, 0])
+        }
+    }
+
+    #[test]
+    fn snapshot_retries_while_update_flag_is_set_or_entry_time_changes() {
+        let src = Scripted {
+            entries: &[
+                XEN_RUNSTATE_UPDATE | 10,
+                XEN_RUNSTATE_UPDATE | 10,
+                10,
+                20,
+                20,
+                20,
+            ],
+            next: Cell::new(0),
+            copies: Cell::new(0),
+        };
+        let snap = snapshot(&src);
+        assert_eq!(src.copies.get(), 3);
+        assert_eq!(snap.time[0], 3);
+    }
+
+    #[test]
+    fn steal_is_runnable_plus_offline() {
+        let t = RunstateTimes::at(&rec(runstate::RUNNING, 100, [50, 30, 15, 5]), 100);
+        assert_eq!(t.steal(), 35);
+        assert_eq!(t.total(), 100);
+    }
+
+    #[test]
+    fn the_current_state_is_brought_forward_to_now() {
+        let t = RunstateTimes::at(&rec(runstate::RUNNING, 100, [50, 30, 15, 5]), 160);
+        assert_eq!(t.running, 110);
+        assert_eq!(t.steal(), 35);
+        let t = RunstateTimes::at(&rec(runstate::RUNNABLE, 100, [50, 30, 15, 5]), 160);
+        assert_eq!(t.steal(), 95);
+        assert_eq!(t.total(), 160);
+    }
+
+    #[test]
+    fn update_bit_is_masked_and_clock_behind_entry_adds_nothing() {
+        let info = rec(runstate::RUNNING, XEN_RUNSTATE_UPDATE | 100, [1, 2, 3, 4]);
+        assert_eq!(RunstateTimes::at(&info, 150).running, 51);
+        assert_eq!(RunstateTimes::at(&info, 90).running, 1);
+    }
+
+    #[test]
+    fn unknown_state_adds_nothing() {
+        let info = VcpuRunstateInfo {
+            state: 9,
+            state_entry_time: 0,
+            time: [1, 2, 3, 4],
+        };
+        assert_eq!(RunstateTimes::at(&info, 1_000).total(), 10);
+        let info = VcpuRunstateInfo {
+            state: -1,
+            state_entry_time: 0,
+            time: [1, 2, 3, 4],
+        };
+        assert_eq!(RunstateTimes::at(&info, 1_000).total(), 10);
+    }
+}
