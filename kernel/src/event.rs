@@ -1,12 +1,30 @@
-//! Event channels (2-level ABI): the upcall dispatcher.
+//! Event channels (2-level ABI): the upcall, dispatch in thread context, and the channel
+//! operations drivers use.
+//!
+//! The upcall runs on whatever stack was current, with events masked, and does as little
+//! as possible: it moves pending-and-unmasked ports from shared_info into our own bitmap
+//! with atomic operations. Handlers run later in thread context, from the scheduler
+//! ([`dispatch`]), where they may take locks and wake threads.
 
-use crate::arch::x86_64 as arch;
-use core::sync::atomic::Ordering;
-use xen::abi::xen::{SharedInfo, VcpuInfo};
+extern crate alloc;
+
+use crate::arch::x86_64::{self as arch, events as ops};
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+use xen::XenError;
+use xen::abi::xen::{DomId, EVTCHN_WORDS, Port, SharedInfo, VcpuInfo};
 use xen::shared_field;
 
-/// Runs in the event upcall with events masked: takes the pending selector and clears the
-/// pending ports. Nothing binds ports yet, so nothing is dispatched.
+/// Ports the upcall saw and no handler has run for yet.
+static PENDING: [AtomicU64; EVTCHN_WORDS] = [const { AtomicU64::new(0) }; EVTCHN_WORDS];
+
+/// A handler, run in thread context for each event on its port.
+pub type Handler = Arc<dyn Fn(Port) + Send + Sync>;
+
+static HANDLERS: spin::Mutex<BTreeMap<u32, Handler>> = spin::Mutex::new(BTreeMap::new());
+
+/// Upcall body (events masked): moves pending ports into [`PENDING`].
 pub(crate) fn upcall() {
     let Some(s) = arch::shared_info() else { return };
     let Some(vcpu) = shared_field!(s, SharedInfo, vcpu_info).get(0) else {
@@ -28,6 +46,84 @@ pub(crate) fn upcall() {
             p.atomic().fetch_and(!active, Ordering::SeqCst);
             active
         },
-        |_port| {},
+        |port| {
+            if let Some((word, bit)) = xen::evtchn::port_position(port)
+                && let Some(w) = PENDING.get(word)
+            {
+                w.fetch_or(1 << bit, Ordering::SeqCst);
+            }
+        },
     );
+}
+
+/// True when some port has an event not yet dispatched.
+pub fn pending() -> bool {
+    PENDING.iter().any(|w| w.load(Ordering::SeqCst) != 0)
+}
+
+/// Runs the handlers of every port that had an event (thread context).
+pub fn dispatch() {
+    for (i, word) in PENDING.iter().enumerate() {
+        let mut bits = word.swap(0, Ordering::SeqCst);
+        while bits != 0 {
+            let bit = bits.trailing_zeros();
+            bits &= bits - 1;
+            let port = Port(i as u32 * 64 + bit);
+            let handler = HANDLERS.lock().get(&port.0).cloned();
+            if let Some(h) = handler {
+                h(port);
+            }
+        }
+    }
+}
+
+/// Masks every port (boot: Xen may have left some unmasked). Ports are unmasked when a
+/// handler is bound.
+pub(crate) fn init() {
+    for p in 0..xen::abi::event_channel::EVTCHN_2L_NR_CHANNELS {
+        ops::mask(Port(p));
+    }
+}
+
+/// Lets event upcalls in (after boot).
+pub(crate) fn enable_upcalls() {
+    ops::restore_upcalls(0);
+}
+
+/// Runs `handler` for every event on `port` and unmasks it.
+pub fn bind_handler(port: Port, handler: Handler) -> Result<(), XenError> {
+    HANDLERS.lock().insert(port.0, handler);
+    ops::unmask(port)
+}
+
+/// Masks `port` and forgets its handler.
+pub fn unbind_handler(port: Port) {
+    ops::mask(port);
+    HANDLERS.lock().remove(&port.0);
+}
+
+/// Binds a virtual IRQ (e.g. `VIRQ_TIMER`) on vCPU 0.
+pub fn bind_virq(virq: u32) -> Result<Port, XenError> {
+    ops::bind_virq(virq)
+}
+
+/// Allocates a port that domain `remote` may bind to (a frontend's side of a channel).
+pub fn alloc_unbound(remote: DomId) -> Result<Port, XenError> {
+    ops::alloc_unbound(remote)
+}
+
+/// Binds to `remote_port` of domain `remote`.
+pub fn bind_interdomain(remote: DomId, remote_port: Port) -> Result<Port, XenError> {
+    ops::bind_interdomain(remote, remote_port)
+}
+
+/// Notifies the other end of `port`.
+pub fn send(port: Port) -> Result<(), XenError> {
+    arch::evtchn_send(port)
+}
+
+/// Closes `port` (and forgets its handler).
+pub fn close(port: Port) -> Result<(), XenError> {
+    unbind_handler(port);
+    ops::close(port)
 }

@@ -10,7 +10,10 @@
 //! (boot-info parsing, backtrace walking) builds and is tested on the host.
 #![cfg_attr(target_os = "none", no_std)]
 
+extern crate alloc;
+
 pub mod bootinfo;
+pub mod mm;
 pub mod unwind;
 
 #[cfg(target_os = "none")]
@@ -21,6 +24,7 @@ pub mod console;
 pub mod event;
 #[cfg(target_os = "none")]
 pub mod panic;
+pub mod sched;
 #[cfg(target_os = "none")]
 pub mod time;
 
@@ -62,10 +66,23 @@ pub fn boot_info() -> &'static BootInfo {
     BOOT_INFO.get().expect("boot_info() before boot")
 }
 
+#[cfg(target_os = "none")]
+static MEM_INFO: spin::Once<mm::MemInfo> = spin::Once::new();
+
+/// What memory setup found at boot.
+///
+/// # Panics
+/// If called before boot recorded it.
+#[cfg(target_os = "none")]
+pub fn mem_info() -> mm::MemInfo {
+    *MEM_INFO.get().expect("mem_info() before boot")
+}
+
 /// Portable part of boot, after the platform is up.
 #[cfg(target_os = "none")]
-fn boot_main(info: BootInfo) -> ! {
+fn boot_main(info: BootInfo, mem: mm::MemInfo) -> ! {
     BOOT_INFO.call_once(|| info);
+    MEM_INFO.call_once(|| mem);
     // SAFETY: `__ferrun_app_main` is defined by the app crate through `main!` with this
     // exact signature (a link error otherwise).
     unsafe { __ferrun_app_main() };

@@ -3,6 +3,8 @@
 //! Never derived from a tick counter, so it cannot freeze in a busy loop or run back
 //! (rumprun #3, #71). The arithmetic and the seqlock live in `xen::pvclock`.
 
+extern crate alloc;
+
 use crate::arch::x86_64 as arch;
 use xen::abi::xen::{SharedInfo, VcpuInfo, VcpuTimeInfo};
 use xen::pvclock::{self, Monotonic, TimeSource, WallClockBase};
@@ -69,4 +71,51 @@ pub fn wallclock_ns() -> u128 {
         }
     };
     base.at(now_ns())
+}
+
+/// Binds VIRQ_TIMER (its events only wake the idle loop) and registers the runstate area
+/// for steal time. A Xen without the runstate area leaves steal time unavailable.
+pub(crate) fn init() -> Result<(), xen::XenError> {
+    let port = crate::event::bind_virq(xen::abi::xen::virq::TIMER)?;
+    crate::event::bind_handler(port, alloc::sync::Arc::new(|_| {}))?;
+    if let Err(e) = arch::runstate::register() {
+        crate::println!("ferrun: steal time unavailable: runstate area: {e}");
+    }
+    Ok(())
+}
+
+/// Arms the one-shot timer: a VIRQ_TIMER event at system time `deadline_ns` (0 cancels).
+pub(crate) fn set_timer(deadline_ns: u64) {
+    // A refused timer only makes the idle loop wake later; it cannot lose a wakeup
+    // because the loop re-checks deadlines on every event.
+    let _ = arch::hypercall::set_timer_op(deadline_ns);
+}
+
+struct Runstate(Shared<xen::abi::vcpu::VcpuRunstateInfo>);
+
+impl xen::runstate::RunstateSource for Runstate {
+    fn state_entry_time(&self) -> u64 {
+        shared_field!(self.0, xen::abi::vcpu::VcpuRunstateInfo, state_entry_time).read()
+    }
+    fn fields(&self) -> xen::abi::vcpu::VcpuRunstateInfo {
+        self.0.read()
+    }
+}
+
+/// Where vCPU 0's time went, up to now: running, runnable, blocked, offline (ns).
+/// `None` when Xen did not accept the runstate area.
+pub fn runstate() -> Option<xen::runstate::RunstateTimes> {
+    let src = Runstate(arch::runstate::area()?);
+    let snap = xen::runstate::snapshot(&src);
+    Some(xen::runstate::RunstateTimes::at(&snap, now_ns()))
+}
+
+/// Stolen time (ns): runnable + offline since the domain started.
+pub fn steal_ns() -> Option<u64> {
+    runstate().map(|r| r.steal())
+}
+
+/// A clock of the CPU time this guest really got: monotonic time minus steal.
+pub fn run_clock_ns() -> u64 {
+    now_ns().saturating_sub(steal_ns().unwrap_or(0))
 }

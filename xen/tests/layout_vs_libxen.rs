@@ -6,7 +6,10 @@
 //! items. Any difference fails the test. Missing headers or compiler fail it too (they are
 //! installed by `scripts/setup-host`): a comparison that did not run is not a pass.
 
-#![allow(clippy::unwrap_used, reason = "a test: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test: a failed unwrap is a failed test"
+)]
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

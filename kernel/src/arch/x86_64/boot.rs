@@ -68,11 +68,12 @@ global_asm!(
     ".globl _start",
     "_start:",
     "  cld",
+    "  mov %rsi, %rdi",                  // arg 1: start_info
+    "  mov %rsp, %rsi",                  // arg 2: Xen's bootstrap stack (end of its layout)
     "  lea boot_stack_top(%rip), %rsp", // 16-byte aligned (page aligned)
     "  xor %ebp, %ebp",                  // backtrace terminator
     "  fninit",                          // FCW = 0x37f
     "  ldmxcsr default_mxcsr(%rip)",     // MXCSR = 0x1f80
-    "  mov %rsi, %rdi",                  // start_info
     "  call {boot_entry}",               // callee sees (rsp + 8) % 16 == 0
     "  ud2",                             // boot_entry never returns
     ".popsection",
@@ -90,4 +91,6 @@ unsafe extern "C" {
     pub(crate) static boot_stack_top: u8;
     /// Page-aligned VA that boot maps onto the shared_info frame.
     pub(crate) static shared_info_page: [u8; 4096];
+    /// End of the image (linker script).
+    pub(crate) static __image_end: u8;
 }

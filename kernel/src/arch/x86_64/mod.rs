@@ -4,7 +4,12 @@
 //! exception and upcall entry stubs. This module wires them to the portable kernel.
 
 pub(crate) mod boot;
+pub(crate) mod events;
 pub mod hypercall;
+pub(crate) mod mm;
+pub mod probe;
+pub(crate) mod runstate;
+pub mod switch;
 pub mod traps;
 
 use crate::BootInfo;
@@ -113,8 +118,25 @@ pub(crate) fn boot_stack() -> (u64, u64) {
     )
 }
 
+/// The boot stack's guard page.
+pub(crate) fn boot_stack_guard() -> u64 {
+    (&raw const boot::boot_stack_guard) as u64
+}
+
+#[global_allocator]
+static HEAP: crate::mm::heap::KernelHeap = crate::mm::heap::KernelHeap::new();
+
+/// Heap bytes in use and bytes in its regions.
+pub fn heap_usage() -> (usize, usize) {
+    HEAP.usage()
+}
+
+fn pfn_up(addr: u64) -> u64 {
+    addr.div_ceil(PAGE_SIZE as u64)
+}
+
 /// Rust side of `_start`: brings up the platform, runs the app, shuts down.
-extern "C" fn boot_entry(si: *const StartInfo) -> ! {
+extern "C" fn boot_entry(si: *const StartInfo, xen_stack: u64) -> ! {
     // SAFETY: Xen passes the address of start_info in RSI; it is mapped, aligned and not
     // changed by Xen after entry. We copy it once.
     let si = unsafe { si.read() };
@@ -125,7 +147,7 @@ extern "C" fn boot_entry(si: *const StartInfo) -> ! {
     let ring = unsafe { Shared::new(console_va as *mut xen::abi::console::XenconsInterface) };
     crate::console::init(xen::console::ConsoleRing::new(ring), si.console.evtchn);
 
-    let fatal = |what: &str, e: XenError| -> ! {
+    let fatal = |what: &str, e: &dyn core::fmt::Display| -> ! {
         crate::println!("ferrun: boot: {what} failed: {e}");
         crate::crash()
     };
@@ -133,20 +155,40 @@ extern "C" fn boot_entry(si: *const StartInfo) -> ! {
         Ok(s) => {
             SHARED_INFO.call_once(|| s);
         }
-        Err(e) => fatal("mapping shared_info", e),
+        Err(e) => fatal("mapping shared_info", &e),
     }
     if let Err(e) = traps::install() {
-        fatal("set_trap_table/set_callbacks", e);
+        fatal("set_trap_table/set_callbacks", &e);
     }
     if let Err(e) = unmap_page(0) {
-        fatal("unmapping page 0", e);
+        fatal("unmapping page 0", &e);
     }
-    let guard = (&raw const boot::boot_stack_guard) as u64;
-    if let Err(e) = unmap_page(guard) {
-        fatal("unmapping the boot stack guard", e);
+    if let Err(e) = unmap_page(boot_stack_guard()) {
+        fatal("unmapping the boot stack guard", &e);
     }
-    let _ = PAGE_SIZE;
-    crate::boot_main(BootInfo::from_start_info(&si, entry_tsc))
+    // Everything Xen's builder placed ends at its bootstrap stack; check the parts we know.
+    let first_free = [
+        pfn_up(xen_stack),
+        pfn_up(si.pt_base) + si.nr_pt_frames,
+        pfn_up(si.mfn_list + si.nr_pages * 8),
+        pfn_up((&raw const boot::__image_end) as u64),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0);
+    let mem = match crate::mm::init(si.pt_base, si.mfn_list, si.nr_pages, first_free) {
+        Ok(m) => m,
+        Err(e) => fatal("memory setup", &e),
+    };
+    crate::event::init();
+    if let Err(e) = crate::time::init() {
+        fatal("timer (VIRQ_TIMER)", &e);
+    }
+    if let Err(e) = crate::sched::init() {
+        fatal("threads (FS base)", &e);
+    }
+    crate::event::enable_upcalls();
+    crate::boot_main(BootInfo::from_start_info(&si, entry_tsc), mem)
 }
 
 /// Called by the exception stubs (and the failsafe callback) with the saved registers.

@@ -1,0 +1,423 @@
+//! selftest: the runtime core tested inside a real Xen PV guest.
+//!
+//! One line per test (`TEST name ... ok` or `... FAILED: why`), a closing line
+//! `selftest: N passed, N failed`, then poweroff; any failure ends in a crash shutdown so
+//! the testbed sees it in the domain's shutdown reason too. Figures (context switches per
+//! second, oversleep, pages used by the kernel) are printed as `selftest: figure ...`
+//! lines: measured, never asserted.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::arch::x86_64::{probe, switch};
+use kernel::sched::sync::{Condvar, Mutex, WaitQueue};
+use kernel::sched::{self, Builder};
+use kernel::{mm, println, time};
+use xen::abi::xen::DomId;
+
+kernel::main!(main);
+
+type Outcome = Result<(), String>;
+
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+unsafe extern "C" {
+    /// C code compiled with SSE (c/sse.c): returns 11 * x.
+    fn ferrun_c_sse_probe(x: i64) -> i64;
+}
+
+/// The psABI checks every thread must pass.
+fn abi_checks() -> Outcome {
+    let rsp = probe::entry_rsp();
+    check!(
+        (rsp + 8) % 16 == 0,
+        "function entry rsp {rsp:#x}: (rsp + 8) % 16 != 0"
+    );
+    // Faults (#GP, a crash report) if the stack is misaligned.
+    probe::movaps_on_stack();
+    let (mxcsr, fcw) = probe::fpu_control();
+    check!(
+        mxcsr == 0x1f80,
+        "MXCSR {mxcsr:#x}, expected the default 0x1f80"
+    );
+    check!(
+        fcw == 0x037f,
+        "x87 control word {fcw:#x}, expected the default 0x37f"
+    );
+    // SAFETY: a plain C function taking and returning integers (c/sse.c).
+    let c = unsafe { ferrun_c_sse_probe(3) };
+    check!(c == 33, "SSE C code computed {c}, expected 33");
+    Ok(())
+}
+
+fn alignment_in_the_first_thread() -> Outcome {
+    abi_checks()
+}
+
+fn alignment_in_64_threads() -> Outcome {
+    let handles: Vec<_> = (0..64)
+        .map(|i| sched::spawn(&format!("align-{i}"), abi_checks))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{e}"))?;
+    for h in handles {
+        let name = String::from(h.name());
+        h.join()
+            .ok_or_else(|| format!("{name}: no result"))?
+            .map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn mxcsr_is_saved_per_thread() -> Outcome {
+    let other = sched::spawn("mxcsr-b", || {
+        let (m, _) = probe::fpu_control();
+        m
+    })
+    .map_err(|e| format!("{e}"))?;
+    // Round toward zero in this thread only.
+    probe::set_mxcsr(0x7f80);
+    sched::yield_now();
+    let seen_by_other = other.join().unwrap_or(0);
+    let (mine, _) = probe::fpu_control();
+    probe::set_mxcsr(0x1f80);
+    check!(
+        seen_by_other == 0x1f80,
+        "another thread saw MXCSR {seen_by_other:#x}"
+    );
+    check!(
+        mine == 0x7f80,
+        "MXCSR {mine:#x} after a switch, expected 0x7f80"
+    );
+    Ok(())
+}
+
+fn tls_is_per_thread() -> Outcome {
+    let main_tls = switch::tls_self();
+    check!(main_tls != 0, "%fs:0 is 0 in main");
+    let other = sched::spawn("tls", switch::tls_self).map_err(|e| format!("{e}"))?;
+    let other_tls = other.join().unwrap_or(0);
+    check!(
+        other_tls != 0 && other_tls != main_tls,
+        "TLS of main {main_tls:#x} and thread {other_tls:#x}"
+    );
+    check!(
+        switch::tls_self() == main_tls,
+        "main's TLS changed across switches"
+    );
+    Ok(())
+}
+
+fn ten_thousand_threads_without_leaking_pages() -> Outcome {
+    const BATCH: usize = 100;
+    let counter = Arc::new(AtomicU64::new(0));
+    let batch = |counter: &Arc<AtomicU64>| -> Outcome {
+        let hs: Vec<_> = (0..BATCH)
+            .map(|_| {
+                let c = counter.clone();
+                sched::spawn("batch", move || {
+                    c.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{e}"))?;
+        for h in hs {
+            h.join().ok_or("a thread ended without its result")?;
+        }
+        Ok(())
+    };
+    // Warm up: the heap grows once to its working size; frames stay with it.
+    batch(&counter)?;
+    let before = mm::free_pages();
+    let heap_before = kernel::arch::x86_64::heap_usage().0;
+    counter.store(0, Ordering::Relaxed);
+    for _ in 0..10_000 / BATCH {
+        batch(&counter)?;
+    }
+    let after = mm::free_pages();
+    let heap_after = kernel::arch::x86_64::heap_usage().0;
+    let ran = counter.load(Ordering::Relaxed);
+    check!(ran == 10_000, "{ran} of 10000 threads ran");
+    check!(
+        before == after,
+        "free pages {before} before, {after} after 10000 threads"
+    );
+    check!(
+        heap_before == heap_after,
+        "heap bytes in use {heap_before} before, {heap_after} after"
+    );
+    println!("selftest: figure free-pages {after} (unchanged over 10000 threads)");
+    Ok(())
+}
+
+fn sleeps_never_wake_early() -> Outcome {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut worst_late = 0u64;
+    for i in 0..100 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let ms = 1 + (seed >> 33) % 20;
+        let asked = ms * 1_000_000;
+        let start = time::now_ns();
+        sched::sleep_ns(asked);
+        let slept = time::now_ns() - start;
+        check!(
+            slept >= asked,
+            "sleep {i}: asked {asked} ns, woke after {slept} ns"
+        );
+        worst_late = worst_late.max(slept - asked);
+    }
+    println!("selftest: figure worst-oversleep-us {}", worst_late / 1000);
+    Ok(())
+}
+
+fn clock_never_goes_backwards() -> Outcome {
+    let mut prev = time::now_ns();
+    for i in 0..1_000_000u32 {
+        let now = time::now_ns();
+        check!(now >= prev, "read {i}: {now} after {prev}");
+        prev = now;
+    }
+    Ok(())
+}
+
+fn wall_clock_follows_the_monotonic_clock() -> Outcome {
+    let w1 = time::wallclock_ns();
+    let m1 = time::now_ns();
+    sched::sleep_ns(5_000_000);
+    let w2 = time::wallclock_ns();
+    let m2 = time::now_ns();
+    // 2020-01-01 in ns since the epoch.
+    check!(
+        w1 > 1_577_836_800_000_000_000,
+        "wall clock {w1} ns is before 2020"
+    );
+    let dw = w2 - w1;
+    let dm = u128::from(m2 - m1);
+    check!(
+        dw.abs_diff(dm) < 1_000_000,
+        "wall clock moved {dw} ns while monotonic moved {dm} ns"
+    );
+    Ok(())
+}
+
+fn mutex_and_condvar_hand_over_work() -> Outcome {
+    struct Shared {
+        queue: Mutex<VecDeque<u64>>,
+        ready: Condvar,
+    }
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(VecDeque::new()),
+        ready: Condvar::new(),
+    });
+    let consumers: Vec<_> = (0..4)
+        .map(|i| {
+            let s = shared.clone();
+            sched::spawn(&format!("consumer-{i}"), move || {
+                let mut sum = 0u64;
+                loop {
+                    let mut q = s.queue.lock();
+                    while q.is_empty() {
+                        q = s.ready.wait(q);
+                    }
+                    let v = q.pop_front().unwrap_or(0);
+                    drop(q);
+                    if v == 0 {
+                        return sum;
+                    }
+                    sum += v;
+                }
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{e}"))?;
+    for v in 1..=1000u64 {
+        shared.queue.lock().push_back(v);
+        shared.ready.notify_one();
+        if v % 7 == 0 {
+            sched::yield_now();
+        }
+    }
+    for _ in 0..4 {
+        shared.queue.lock().push_back(0);
+        shared.ready.notify_all();
+    }
+    let total: u64 = consumers.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    check!(
+        total == 500_500,
+        "consumers summed {total}, expected 500500"
+    );
+    Ok(())
+}
+
+fn event_channel_loopback_wakes_a_waiter() -> Outcome {
+    let a = kernel::event::alloc_unbound(DomId::SELF).map_err(|e| format!("alloc_unbound: {e}"))?;
+    let b = kernel::event::bind_interdomain(DomId::SELF, a)
+        .map_err(|e| format!("bind_interdomain: {e}"))?;
+    let hits = Arc::new(AtomicU64::new(0));
+    let wq = Arc::new(WaitQueue::new());
+    let (h, q) = (hits.clone(), wq.clone());
+    kernel::event::bind_handler(
+        b,
+        Arc::new(move |_| {
+            h.fetch_add(1, Ordering::SeqCst);
+            q.wake_all();
+        }),
+    )
+    .map_err(|e| format!("unmask: {e}"))?;
+    for round in 1..=3u64 {
+        kernel::event::send(a).map_err(|e| format!("send: {e}"))?;
+        while hits.load(Ordering::SeqCst) < round {
+            wq.wait();
+        }
+    }
+    kernel::event::close(b).map_err(|e| format!("close: {e}"))?;
+    kernel::event::close(a).map_err(|e| format!("close: {e}"))?;
+    Ok(())
+}
+
+fn steal_time_is_readable_and_consistent() -> Outcome {
+    let r1 =
+        time::runstate().ok_or("no runstate area: VCPUOP_register_runstate_memory_area refused")?;
+    let mut x = 0u64;
+    for i in 0..2_000_000u64 {
+        x = x.wrapping_add(i);
+    }
+    core::hint::black_box(x);
+    let r2 = time::runstate().ok_or("runstate area vanished")?;
+    check!(
+        r2.running > r1.running,
+        "running time did not advance while we ran"
+    );
+    check!(
+        r2.steal() >= r1.steal(),
+        "steal went back: {} -> {}",
+        r1.steal(),
+        r2.steal()
+    );
+    check!(r2.total() >= r1.total(), "runstate total went back");
+    let run = time::run_clock_ns();
+    check!(
+        run <= time::now_ns(),
+        "run clock ahead of the monotonic clock"
+    );
+    Ok(())
+}
+
+fn out_of_memory_is_an_error_value() -> Outcome {
+    match Builder::new("huge").stack_pages(1 << 30).spawn(|| ()) {
+        Err(sched::SpawnError::Stack(mm::StackError::Frames(
+            mm::frame::FrameError::OutOfFrames { .. },
+        ))) => Ok(()),
+        Err(e) => Err(format!("unexpected error: {e}")),
+        Ok(_) => Err(String::from("a 4 TiB stack was created")),
+    }
+}
+
+fn context_switch_rate() -> Outcome {
+    const ROUNDS: u64 = 20_000;
+    let before = sched::switches();
+    let start = time::now_ns();
+    let other = sched::spawn("pingpong", || {
+        for _ in 0..ROUNDS {
+            sched::yield_now();
+        }
+    })
+    .map_err(|e| format!("{e}"))?;
+    for _ in 0..ROUNDS {
+        sched::yield_now();
+    }
+    other.join();
+    let ns = time::now_ns() - start;
+    let n = sched::switches() - before;
+    check!(
+        n >= 2 * ROUNDS,
+        "only {n} switches for {ROUNDS} ping-pong rounds"
+    );
+    println!(
+        "selftest: figure context-switches-per-second {}",
+        n * 1_000_000_000 / ns.max(1)
+    );
+    Ok(())
+}
+
+/// A named test.
+type Test = (&'static str, fn() -> Outcome);
+
+const TESTS: &[Test] = &[
+    (
+        "alignment_in_the_first_thread",
+        alignment_in_the_first_thread,
+    ),
+    ("alignment_in_64_threads", alignment_in_64_threads),
+    ("mxcsr_is_saved_per_thread", mxcsr_is_saved_per_thread),
+    ("tls_is_per_thread", tls_is_per_thread),
+    (
+        "ten_thousand_threads_without_leaking_pages",
+        ten_thousand_threads_without_leaking_pages,
+    ),
+    ("sleeps_never_wake_early", sleeps_never_wake_early),
+    ("clock_never_goes_backwards", clock_never_goes_backwards),
+    (
+        "wall_clock_follows_the_monotonic_clock",
+        wall_clock_follows_the_monotonic_clock,
+    ),
+    (
+        "mutex_and_condvar_hand_over_work",
+        mutex_and_condvar_hand_over_work,
+    ),
+    (
+        "event_channel_loopback_wakes_a_waiter",
+        event_channel_loopback_wakes_a_waiter,
+    ),
+    (
+        "steal_time_is_readable_and_consistent",
+        steal_time_is_readable_and_consistent,
+    ),
+    (
+        "out_of_memory_is_an_error_value",
+        out_of_memory_is_an_error_value,
+    ),
+    ("context_switch_rate", context_switch_rate),
+];
+
+fn main() {
+    let mem = kernel::mem_info();
+    println!(
+        "selftest: figure kernel-pages-before-main {} of {} (free {})",
+        mem.kernel_pages, mem.nr_pages, mem.free_pages
+    );
+    let (mut passed, mut failed) = (0u32, 0u32);
+    for (name, test) in TESTS {
+        let start = time::now_ns();
+        let outcome = test();
+        let ms = (time::now_ns() - start) / 1_000_000;
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("TEST {name} ... ok ({ms} ms)");
+            }
+            Err(why) => {
+                failed += 1;
+                println!("TEST {name} ... FAILED: {why}");
+            }
+        }
+    }
+    println!("selftest: {passed} passed, {failed} failed");
+    if failed > 0 {
+        kernel::crash();
+    }
+}

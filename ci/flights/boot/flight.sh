@@ -1,0 +1,7 @@
+# shellcheck shell=bash
+# Boot flight: hello boots via xl create, prints its banner and powers off; crash faults
+# three calls deep and must end with reason crash and the trap report on its console.
+# Runs in dom0 (lib.sh functions); images are in ../images.
+
+guest_run hello ../images/hello hello.expect poweroff 'cmdline = "ferrun-boot-test x=1"'
+guest_run crash ../images/crash crash.expect crash

@@ -1,0 +1,104 @@
+//! Thread context switch and the first instruction of every thread.
+//!
+//! `switch_context` saves what the psABI makes callee-saved (RBX, RBP, R12-R15, the MXCSR
+//! control bits and the x87 control word, §3.2.1) on the current stack, stores RSP, loads
+//! the next thread's RSP and restores the same set from there. A new thread's stack is laid
+//! out by [`crate::sched::frame::initial_frame`] so that the restore "returns" into
+//! `thread_start`, which enters the thread's Rust entry with RSP 8 bytes below a 16-byte
+//! boundary (what a `call` leaves: `(%rsp + 8) % 16 == 0`), a zero return address and
+//! RBP = 0 as the end of every backtrace.
+
+use core::arch::global_asm;
+
+global_asm!(
+    ".pushsection .text.switch, \"ax\"",
+    ".globl ferrun_switch_context",
+    "ferrun_switch_context:",
+    "  push %rbp",
+    "  push %rbx",
+    "  push %r12",
+    "  push %r13",
+    "  push %r14",
+    "  push %r15",
+    "  sub $8, %rsp",
+    "  stmxcsr (%rsp)",
+    "  fnstcw 4(%rsp)",
+    "  mov %rsp, (%rdi)",
+    "  mov %rsi, %rsp",
+    "  ldmxcsr (%rsp)",
+    "  fldcw 4(%rsp)",
+    "  add $8, %rsp",
+    "  pop %r15",
+    "  pop %r14",
+    "  pop %r13",
+    "  pop %r12",
+    "  pop %rbx",
+    "  pop %rbp",
+    "  ret",
+    ".globl ferrun_thread_start",
+    "ferrun_thread_start:",
+    "  mov %r12, %rdi",
+    "  xor %ebp, %ebp",
+    "  jmp *%r13",
+    ".popsection",
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    fn ferrun_switch_context(save_rsp: *mut u64, load_rsp: u64);
+    fn ferrun_thread_start();
+}
+
+/// Address of the first instruction of every new thread.
+pub(crate) fn thread_start_address() -> u64 {
+    ferrun_thread_start as *const () as u64
+}
+
+/// Saves the current context into `*save_rsp` and resumes the one saved at `load_rsp`.
+///
+/// # Safety
+/// - `save_rsp` must be valid for a write and stay so until this context is resumed.
+/// - `load_rsp` must be a value a previous `switch` stored for a context that has not been
+///   resumed since, or a frame built by `initial_frame` on a live, mapped stack.
+pub(crate) unsafe fn switch(save_rsp: *mut u64, load_rsp: u64) {
+    // SAFETY: the caller upholds the contract; the asm follows the C ABI for its two
+    // arguments and preserves every callee-saved register across the switch.
+    unsafe { ferrun_switch_context(save_rsp, load_rsp) }
+}
+
+/// Stores a new thread's first frame on its stack.
+///
+/// # Safety
+/// Every address in `frame.words` must lie in a mapped, writable stack that no running
+/// code uses (a stack just allocated for the new thread).
+pub(crate) unsafe fn write_frame(frame: &crate::sched::frame::InitialFrame) {
+    for &(addr, value) in &frame.words {
+        // SAFETY: the caller guarantees the address is in the new, unused stack; the
+        // builder guarantees 8-byte alignment.
+        unsafe { (addr as *mut u64).write(value) };
+    }
+}
+
+static FS_BASE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Points FS at a thread's TLS block (one hypercall, skipped when unchanged).
+pub(crate) fn set_tls(base: u64) -> Result<(), xen::XenError> {
+    use core::sync::atomic::Ordering;
+    if FS_BASE.load(Ordering::Relaxed) == base {
+        return Ok(());
+    }
+    super::hypercall::set_fs_base(base)?;
+    FS_BASE.store(base, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Reads `%fs:0`: the TLS block's self pointer (x86-64 TLS ABI), once TLS is set.
+pub fn tls_self() -> u64 {
+    let v: u64;
+    // SAFETY: FS points at the current thread's TLS block (set before any thread runs),
+    // whose first word is its own address.
+    unsafe {
+        core::arch::asm!("mov %fs:0, {}", out(reg) v, options(att_syntax, nostack, readonly, preserves_flags))
+    };
+    v
+}

@@ -1,0 +1,449 @@
+//! The scheduler proper (target only).
+
+extern crate alloc;
+
+use super::frame::initial_frame;
+use crate::arch::x86_64::{self as arch, switch};
+use crate::mm::{Stack, StackError};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use heapless::String;
+
+/// Longest thread name kept (longer names are cut).
+pub const NAME_LEN: usize = 32;
+/// Default stack size in pages (64 KiB), plus one guard page.
+pub const DEFAULT_STACK_PAGES: usize = 16;
+
+/// What a thread is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// On the CPU.
+    Running = 0,
+    /// In the run queue.
+    Runnable = 1,
+    /// Waiting (wait queue, sleep, join).
+    Blocked = 2,
+    /// Finished; its stack is freed once nothing refers to it.
+    Exited = 3,
+}
+
+/// The TLS block FS points at: `[fs:0]` is its own address (x86-64 TLS ABI, variant II).
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct Tcb {
+    self_ptr: u64,
+    thread_id: u64,
+    /// Per-thread `errno` for the C ABI.
+    pub errno: i32,
+}
+
+pub(crate) struct ThreadInner {
+    id: u64,
+    name: String<NAME_LEN>,
+    /// Saved RSP while switched out (written by the switch asm).
+    rsp: AtomicU64,
+    state: AtomicU8,
+    /// Owned for its Drop (unmaps nothing, remaps the guard, frees the frames).
+    _stack: Option<Stack>,
+    bounds: (u64, u64),
+    guard: Option<(u64, u64)>,
+    entry: spin::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    joiners: super::sync::WaitQueue,
+    tcb: Box<Tcb>,
+}
+
+impl ThreadInner {
+    fn state(&self) -> State {
+        match self.state.load(Ordering::Relaxed) {
+            0 => State::Running,
+            1 => State::Runnable,
+            2 => State::Blocked,
+            _ => State::Exited,
+        }
+    }
+    fn set_state(&self, s: State) {
+        self.state.store(s as u8, Ordering::Relaxed);
+    }
+    fn tls(&self) -> u64 {
+        self.tcb.self_ptr
+    }
+}
+
+struct Sched {
+    current: Option<Arc<ThreadInner>>,
+    runq: VecDeque<Arc<ThreadInner>>,
+    sleepers: BTreeMap<(u64, u64), Arc<ThreadInner>>,
+    zombies: Vec<Arc<ThreadInner>>,
+    next_id: u64,
+    switches: u64,
+    live: usize,
+}
+
+static SCHED: spin::Mutex<Sched> = spin::Mutex::new(Sched {
+    current: None,
+    runq: VecDeque::new(),
+    sleepers: BTreeMap::new(),
+    zombies: Vec::new(),
+    next_id: 1,
+    switches: 0,
+    live: 0,
+});
+
+/// What the crash path needs about the running thread, readable without the scheduler lock.
+#[derive(Debug, Clone)]
+pub struct CurrentInfo {
+    /// Thread name.
+    pub name: String<NAME_LEN>,
+    /// Thread id.
+    pub id: u64,
+    /// Stack `[bottom, top)`.
+    pub stack: (u64, u64),
+    /// Guard page `[start, end)`, if the stack has one.
+    pub guard: Option<(u64, u64)>,
+}
+
+static CURRENT_INFO: spin::Mutex<Option<CurrentInfo>> = spin::Mutex::new(None);
+
+fn publish_current(t: &ThreadInner) {
+    *CURRENT_INFO.lock() = Some(CurrentInfo {
+        name: t.name.clone(),
+        id: t.id,
+        stack: t.bounds,
+        guard: t.guard,
+    });
+}
+
+/// The running thread as the crash path sees it (`None` before threads exist or if the
+/// record is being updated).
+pub fn current_info() -> Option<CurrentInfo> {
+    CURRENT_INFO.try_lock().and_then(|g| g.clone())
+}
+
+fn short_name(name: &str) -> String<NAME_LEN> {
+    let mut s = String::new();
+    for c in name.chars() {
+        if s.push(c).is_err() {
+            break;
+        }
+    }
+    s
+}
+
+fn new_tcb(thread_id: u64) -> Box<Tcb> {
+    let mut tcb = Box::new(Tcb {
+        self_ptr: 0,
+        thread_id,
+        errno: 0,
+    });
+    tcb.self_ptr = &raw const *tcb as u64;
+    tcb
+}
+
+/// Makes the boot stack the thread `main`. Called once by boot.
+pub(crate) fn init() -> Result<(), xen::XenError> {
+    let (bottom, top) = arch::boot_stack();
+    let guard = arch::boot_stack_guard();
+    let mut s = SCHED.lock();
+    let id = s.next_id;
+    s.next_id += 1;
+    let main = Arc::new(ThreadInner {
+        id,
+        name: short_name("main"),
+        rsp: AtomicU64::new(0),
+        state: AtomicU8::new(State::Running as u8),
+        _stack: None,
+        bounds: (bottom, top),
+        guard: Some((guard, guard + 4096)),
+        entry: spin::Mutex::new(None),
+        joiners: super::sync::WaitQueue::new(),
+        tcb: new_tcb(id),
+    });
+    switch::set_tls(main.tls())?;
+    publish_current(&main);
+    s.current = Some(main);
+    s.live = 1;
+    Ok(())
+}
+
+/// Why a thread could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnError {
+    /// No memory for its stack (or Xen refused the guard page).
+    Stack(StackError),
+    /// The stack could not hold the first frame (a kernel bug).
+    Frame(super::frame::FrameError),
+}
+
+impl core::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SpawnError::Stack(e) => write!(f, "cannot create thread: {e}"),
+            SpawnError::Frame(e) => write!(f, "cannot create thread: bad initial frame {e:?}"),
+        }
+    }
+}
+
+impl core::error::Error for SpawnError {}
+
+/// A thread to join; dropping it detaches the thread.
+pub struct JoinHandle<T> {
+    inner: Arc<ThreadInner>,
+    result: Arc<spin::Mutex<Option<T>>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish; `None` if it finished without a result (it cannot,
+    /// short of a kernel bug: a panic crashes the domain).
+    pub fn join(self) -> Option<T> {
+        while self.inner.state() != State::Exited {
+            self.inner.joiners.wait();
+        }
+        self.result.lock().take()
+    }
+
+    /// The thread's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+}
+
+/// Creates threads with a name and a stack size.
+#[derive(Debug, Clone)]
+pub struct Builder<'a> {
+    name: &'a str,
+    stack_pages: usize,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder for a thread called `name`.
+    pub fn new(name: &'a str) -> Self {
+        Builder {
+            name,
+            stack_pages: DEFAULT_STACK_PAGES,
+        }
+    }
+
+    /// Stack size in pages (a guard page is added below).
+    pub fn stack_pages(mut self, pages: usize) -> Self {
+        self.stack_pages = pages.max(1);
+        self
+    }
+
+    /// Starts the thread; it runs when the caller next yields or blocks.
+    pub fn spawn<T: Send + 'static>(
+        self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<JoinHandle<T>, SpawnError> {
+        let stack = Stack::new(self.stack_pages).map_err(SpawnError::Stack)?;
+        let frame = initial_frame(
+            stack.top(),
+            switch::thread_start_address(),
+            thread_entry as *const () as u64,
+            0,
+        )
+        .map_err(SpawnError::Frame)?;
+        // SAFETY: the frame's words lie at the top of `stack`, which was just allocated,
+        // is mapped and writable, and no code runs on it yet.
+        unsafe { switch::write_frame(&frame) };
+        let result = Arc::new(spin::Mutex::new(None));
+        let slot = result.clone();
+        let body: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let v = f();
+            *slot.lock() = Some(v);
+        });
+        let mut s = SCHED.lock();
+        let id = s.next_id;
+        s.next_id += 1;
+        let inner = Arc::new(ThreadInner {
+            id,
+            name: short_name(self.name),
+            rsp: AtomicU64::new(frame.rsp),
+            state: AtomicU8::new(State::Runnable as u8),
+            bounds: (stack.bottom(), stack.top()),
+            guard: Some((stack.guard(), stack.guard() + 4096)),
+            _stack: Some(stack),
+            entry: spin::Mutex::new(Some(body)),
+            joiners: super::sync::WaitQueue::new(),
+            tcb: new_tcb(id),
+        });
+        s.runq.push_back(inner.clone());
+        s.live += 1;
+        Ok(JoinHandle { inner, result })
+    }
+}
+
+/// Starts a thread with the default stack.
+pub fn spawn<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, SpawnError> {
+    Builder::new(name).spawn(f)
+}
+
+/// First Rust code of every new thread (entered from `thread_start`, see `frame`).
+extern "C" fn thread_entry(_unused: u64) -> ! {
+    reap();
+    let me = current();
+    let body = me.entry.lock().take();
+    drop(me);
+    if let Some(body) = body {
+        body();
+    }
+    exit()
+}
+
+/// The running thread.
+pub(crate) fn current() -> Arc<ThreadInner> {
+    #[expect(
+        clippy::expect_used,
+        reason = "threads exist from boot on; none is a kernel bug"
+    )]
+    SCHED.lock().current.clone().expect("no current thread")
+}
+
+/// The running thread's name.
+pub fn current_name() -> String<NAME_LEN> {
+    current().name.clone()
+}
+
+/// Drops the threads that exited (their stacks are freed when the last handle goes).
+fn reap() {
+    let zombies = core::mem::take(&mut SCHED.lock().zombies);
+    drop(zombies);
+}
+
+/// Ends the running thread.
+pub fn exit() -> ! {
+    let me = current();
+    me.joiners.wake_all();
+    drop(me);
+    switch_away(State::Exited);
+    unreachable!("an exited thread was resumed")
+}
+
+/// Lets every other runnable thread run once.
+pub fn yield_now() {
+    switch_away(State::Runnable);
+}
+
+/// Sleeps for at least `ns` nanoseconds of pvclock time.
+pub fn sleep_ns(ns: u64) {
+    let deadline = crate::time::now_ns().saturating_add(ns);
+    sleep_until(deadline);
+}
+
+/// Sleeps until pvclock time `deadline` (ns).
+pub fn sleep_until(deadline: u64) {
+    {
+        let mut s = SCHED.lock();
+        #[expect(clippy::expect_used, reason = "threads exist from boot on")]
+        let me = s.current.clone().expect("no current thread");
+        let key = (deadline, me.id);
+        s.sleepers.insert(key, me);
+    }
+    switch_away(State::Blocked);
+}
+
+/// Marks a blocked thread runnable.
+pub(crate) fn wake(t: Arc<ThreadInner>) {
+    if t.state() == State::Blocked {
+        t.set_state(State::Runnable);
+        SCHED.lock().runq.push_back(t);
+    }
+}
+
+/// Blocks the running thread until someone calls [`wake`] on it.
+pub(crate) fn block() {
+    switch_away(State::Blocked);
+}
+
+/// Context switches so far.
+pub fn switches() -> u64 {
+    SCHED.lock().switches
+}
+
+/// Threads alive (not yet exited).
+pub fn live_threads() -> usize {
+    SCHED.lock().live
+}
+
+/// Leaves the CPU in state `new_state` and returns when this thread is chosen again.
+fn switch_away(new_state: State) {
+    {
+        let mut s = SCHED.lock();
+        #[expect(clippy::expect_used, reason = "threads exist from boot on")]
+        let me = s.current.clone().expect("no current thread");
+        me.set_state(new_state);
+        match new_state {
+            State::Runnable => s.runq.push_back(me),
+            State::Exited => {
+                s.live -= 1;
+                s.zombies.push(me);
+            }
+            State::Blocked | State::Running => {}
+        }
+    }
+    loop {
+        crate::event::dispatch();
+        let now = crate::time::now_ns();
+        let mut s = SCHED.lock();
+        while let Some(entry) = s.sleepers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let t = entry.remove();
+            t.set_state(State::Runnable);
+            s.runq.push_back(t);
+        }
+        if let Some(next) = s.runq.pop_front() {
+            #[expect(clippy::expect_used, reason = "threads exist from boot on")]
+            let me = s.current.clone().expect("no current thread");
+            next.set_state(State::Running);
+            if Arc::ptr_eq(&next, &me) {
+                return;
+            }
+            let save = me.rsp.as_ptr();
+            let load = next.rsp.load(Ordering::Relaxed);
+            let tls = next.tls();
+            publish_current(&next);
+            s.current = Some(next);
+            s.switches += 1;
+            // The zombie list (or a wait queue, or the run queue) keeps `me` alive; no
+            // reference to it may stay on this stack, which may be freed while we are away.
+            drop(me);
+            drop(s);
+            if let Err(e) = switch::set_tls(tls) {
+                crate::println!("ferrun: set_segment_base(FS) failed: {e}");
+            }
+            // SAFETY: `save` points into the current thread's ThreadInner, kept alive by the
+            // scheduler until this thread runs again or is reaped (after it switched away);
+            // `load` is the RSP the next thread saved when it switched out, or its initial
+            // frame, and it has not been resumed since (it was in the run queue).
+            unsafe { switch::switch(save, load) };
+            reap();
+            return;
+        }
+        let deadline = s.sleepers.first_key_value().map(|((d, _), _)| *d);
+        drop(s);
+        idle(deadline);
+    }
+}
+
+/// Nothing can run: sleep in Xen until an event or the next deadline.
+fn idle(deadline: Option<u64>) {
+    use crate::arch::x86_64::events::{mask_upcalls, restore_upcalls};
+    // With upcalls masked, an event arriving from here on keeps evtchn_upcall_pending set,
+    // and SCHEDOP_block returns at once for it (sched.h): no lost wakeup.
+    let prev = mask_upcalls();
+    if crate::event::pending() || deadline.is_some_and(|d| d <= crate::time::now_ns()) {
+        restore_upcalls(prev);
+        return;
+    }
+    crate::time::set_timer(deadline.unwrap_or(0));
+    arch::sched_block();
+    restore_upcalls(prev);
+}

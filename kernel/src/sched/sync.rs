@@ -1,0 +1,161 @@
+//! Blocking synchronisation for cooperative threads: wait queues, a mutex and a condvar.
+//!
+//! With one vCPU and no preemption, "check the condition, then join the wait queue" is
+//! atomic as long as nothing in between yields, which is what makes these simple.
+
+extern crate alloc;
+
+use super::imp::{ThreadInner, block, current, wake};
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+
+/// Threads waiting for something.
+pub struct WaitQueue {
+    waiters: spin::Mutex<VecDeque<Arc<ThreadInner>>>,
+}
+
+impl WaitQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        WaitQueue {
+            waiters: spin::Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Blocks the running thread until [`wake_one`](Self::wake_one)/[`wake_all`](Self::wake_all).
+    pub fn wait(&self) {
+        self.waiters.lock().push_back(current());
+        block();
+    }
+
+    /// Wakes the longest waiter; false if none.
+    pub fn wake_one(&self) -> bool {
+        let t = self.waiters.lock().pop_front();
+        match t {
+            Some(t) => {
+                wake(t);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes every waiter; returns how many.
+    pub fn wake_all(&self) -> usize {
+        let all = core::mem::take(&mut *self.waiters.lock());
+        let n = all.len();
+        for t in all {
+            wake(t);
+        }
+        n
+    }
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A mutex whose waiters block (other threads run meanwhile).
+pub struct Mutex<T> {
+    data: spin::Mutex<T>,
+    waiters: WaitQueue,
+}
+
+/// Access to the data of a locked [`Mutex`]; unlocks when dropped.
+pub struct MutexGuard<'a, T> {
+    guard: Option<spin::MutexGuard<'a, T>>,
+    mutex: &'a Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    /// A new unlocked mutex.
+    pub const fn new(value: T) -> Self {
+        Mutex {
+            data: spin::Mutex::new(value),
+            waiters: WaitQueue::new(),
+        }
+    }
+
+    /// Locks, blocking while another thread holds it.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        loop {
+            if let Some(g) = self.data.try_lock() {
+                return MutexGuard {
+                    guard: Some(g),
+                    mutex: self,
+                };
+            }
+            self.waiters.wait();
+        }
+    }
+
+    /// Locks if free.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.data.try_lock().map(|g| MutexGuard {
+            guard: Some(g),
+            mutex: self,
+        })
+    }
+}
+
+impl<T> core::ops::Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        #[expect(clippy::expect_used, reason = "the guard is only None inside drop")]
+        self.guard.as_ref().expect("guard used after unlock")
+    }
+}
+
+impl<T> core::ops::DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        #[expect(clippy::expect_used, reason = "the guard is only None inside drop")]
+        self.guard.as_mut().expect("guard used after unlock")
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.guard.take();
+        self.mutex.waiters.wake_one();
+    }
+}
+
+/// A condition variable for [`Mutex`].
+pub struct Condvar {
+    waiters: WaitQueue,
+}
+
+impl Condvar {
+    /// A new condvar.
+    pub const fn new() -> Self {
+        Condvar {
+            waiters: WaitQueue::new(),
+        }
+    }
+
+    /// Unlocks `guard`, waits for a notification, and locks again.
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        let mutex = guard.mutex;
+        drop(guard);
+        self.waiters.wait();
+        mutex.lock()
+    }
+
+    /// Wakes one waiter.
+    pub fn notify_one(&self) {
+        self.waiters.wake_one();
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all(&self) {
+        self.waiters.wake_all();
+    }
+}
+
+impl Default for Condvar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
