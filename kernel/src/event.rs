@@ -85,11 +85,6 @@ pub(crate) fn init() {
     }
 }
 
-/// Lets event upcalls in (after boot).
-pub(crate) fn enable_upcalls() {
-    ops::restore_upcalls(0);
-}
-
 /// Runs `handler` for every event on `port` and unmasks it.
 pub fn bind_handler(port: Port, handler: Handler) -> Result<(), XenError> {
     HANDLERS.lock().insert(port.0, handler);

@@ -78,11 +78,16 @@ pub fn mem_info() -> mm::MemInfo {
     *MEM_INFO.get().expect("mem_info() before boot")
 }
 
-/// Portable part of boot, after the platform is up.
+/// Keeps what boot learned, for [`boot_info`] and [`mem_info`].
 #[cfg(target_os = "none")]
-fn boot_main(info: BootInfo, mem: mm::MemInfo) -> ! {
+fn record_boot(info: BootInfo, mem: mm::MemInfo) {
     BOOT_INFO.call_once(|| info);
     MEM_INFO.call_once(|| mem);
+}
+
+/// Runs the app (in user mode, as thread `main`) and powers off when it returns.
+#[cfg(target_os = "none")]
+fn run_app() -> ! {
     // SAFETY: `__ferrun_app_main` is defined by the app crate through `main!` with this
     // exact signature (a link error otherwise).
     unsafe { __ferrun_app_main() };

@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 static CRASHING: AtomicBool = AtomicBool::new(false);
 
 /// Deepest backtrace printed.
-const MAX_FRAMES: usize = 32;
+const MAX_FRAMES: usize = 64;
 
 fn trap_name(vector: u64) -> &'static str {
     match vector {
@@ -31,13 +31,14 @@ fn trap_name(vector: u64) -> &'static str {
         18 => "machine check",
         19 => "SIMD floating-point error",
         arch::traps::VECTOR_FAILSAFE => "failsafe callback (bad segment on return)",
+        arch::traps::VECTOR_BAD_SYSCALL => "system call with no such hypercall",
         _ => "unknown",
     }
 }
 
 /// The stack that holds `sp`, for bounding the backtrace.
 fn stack_bounds(sp: u64) -> (u64, u64) {
-    let (lo, hi) = arch::boot_stack();
+    let (lo, hi) = crate::sched::current_info().map_or_else(arch::boot_stack, |t| t.stack);
     if sp >= lo && sp < hi {
         (lo, hi)
     } else {
@@ -45,9 +46,30 @@ fn stack_bounds(sp: u64) -> (u64, u64) {
     }
 }
 
+/// Names the running thread in a report line.
+fn thread_line(w: &mut ConsoleWriter) {
+    match crate::sched::current_info() {
+        Some(t) => {
+            let _ = writeln!(
+                w,
+                "  in thread '{}' (id {}), stack {:#x}..{:#x}",
+                t.name, t.id, t.stack.0, t.stack.1
+            );
+        }
+        None => {
+            let _ = writeln!(
+                w,
+                "  in thread (unknown: the thread table was being updated)"
+            );
+        }
+    }
+}
+
 fn backtrace(w: &mut ConsoleWriter, rip: Option<u64>, rbp: u64, sp: u64) {
     let _ = writeln!(w, "backtrace:");
     let mut n = 0usize;
+    let mut last = None;
+    let mut repeats = 0usize;
     if let Some(rip) = rip {
         let _ = writeln!(w, "  #{n:<2} {rip:#018x}");
         n += 1;
@@ -59,10 +81,26 @@ fn backtrace(w: &mut ConsoleWriter, rip: Option<u64>, rbp: u64, sp: u64) {
         // SAFETY: `walk` reads only 8-aligned addresses inside the bounds of a mapped stack.
         |addr| unsafe { (addr as *const u64).read_volatile() },
         |f| {
+            // Deep recursion repeats one return address: print it once with a count.
+            if last == Some(f.return_address) {
+                repeats += 1;
+                return;
+            }
+            if repeats > 0 {
+                let _ = writeln!(w, "       (the frame above repeats {repeats} more times)");
+                repeats = 0;
+            }
             let _ = writeln!(w, "  #{n:<2} {:#018x}", f.return_address);
+            last = Some(f.return_address);
             n += 1;
         },
     );
+    if repeats > 0 {
+        let _ = writeln!(
+            w,
+            "       (the frame above repeats {repeats} more times; walk stopped at {MAX_FRAMES} frames)"
+        );
+    }
 }
 
 /// Enters crash reporting once; a fault inside the report shuts down at once.
@@ -77,17 +115,35 @@ fn begin_crash() -> ConsoleWriter {
 /// An exception nobody handles: report and crash.
 pub(crate) fn fatal_trap(f: &TrapFrame) -> ! {
     let mut w = begin_crash();
+    let cr2 = if f.vector == 14 {
+        arch::fault_address()
+    } else {
+        0
+    };
+    if let Some(t) = crate::sched::current_info()
+        && let Some((g0, g1)) = t.guard
+        && f.vector == 14
+        && (g0..g1).contains(&cr2)
+    {
+        let _ = writeln!(
+            w,
+            "ferrun: stack overflow in thread '{}' (id {}): fault at {cr2:#x} in its guard page {g0:#x}..{g1:#x}",
+            t.name, t.id
+        );
+    }
     let _ = write!(
         w,
-        "ferrun: fatal trap {} ({})",
+        "ferrun: fatal trap {} ({}) error code {:#x}",
         f.vector,
-        trap_name(f.vector)
+        trap_name(f.vector),
+        f.error
     );
-    let _ = write!(w, " error code {:#x}", f.error);
     if f.vector == 14 {
-        let _ = write!(w, " address {:#x}", arch::fault_address());
+        let _ = write!(w, " address {cr2:#x}");
     }
-    let _ = writeln!(w);
+    let mode = if f.cs & 3 == 3 { "user" } else { "kernel" };
+    let _ = writeln!(w, " ({mode} mode)");
+    thread_line(&mut w);
     let _ = writeln!(
         w,
         "  rip {:#018x} rsp {:#018x} rbp {:#018x} rflags {:#x}",
@@ -126,6 +182,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         let _ = write!(w, " at {}:{}:{}", loc.file(), loc.line(), loc.column());
     }
     let _ = writeln!(w);
+    thread_line(&mut w);
     let rbp = arch::frame_pointer();
     let rsp = arch::stack_pointer();
     let _ = writeln!(w, "  rsp {rsp:#018x} rbp {rbp:#018x}");

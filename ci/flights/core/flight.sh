@@ -1,3 +1,5 @@
 # shellcheck shell=bash
 # Runtime-core flight: the in-guest self tests (threads, memory, time, events, steal).
 guest_run selftest ../images/selftest selftest.expect poweroff 'memory = 64'
+# A thread that overflows its stack hits the guard page: reported, not silent.
+guest_run overflow ../images/overflow overflow.expect crash

@@ -116,6 +116,11 @@ mod imp {
         }
     }
 
+    /// The live page tables (after `init`).
+    pub(crate) fn tables() -> Option<PageTables> {
+        TABLES.get().copied()
+    }
+
     /// Frames free now.
     pub fn free_pages() -> usize {
         FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_count)

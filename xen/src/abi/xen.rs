@@ -40,6 +40,7 @@ pub mod hypercall {
     #![allow(missing_docs, reason = "the names are Xen's __HYPERVISOR_* constants")]
     pub const SET_TRAP_TABLE: u32 = 0;
     pub const MMU_UPDATE: u32 = 1;
+    pub const STACK_SWITCH: u32 = 3;
     pub const SET_CALLBACKS: u32 = 4;
     pub const FPU_TASKSWITCH: u32 = 5;
     pub const MEMORY_OP: u32 = 12;
@@ -97,6 +98,7 @@ pub mod mmuext {
     pub const NEW_BASEPTR: u32 = 5;
     pub const TLB_FLUSH_LOCAL: u32 = 6;
     pub const INVLPG_LOCAL: u32 = 7;
+    pub const NEW_USER_BASEPTR: u32 = 15;
 }
 
 /// `vm_assist` commands and types (`VMASST_*`).

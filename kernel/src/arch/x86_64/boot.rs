@@ -12,6 +12,8 @@ use core::arch::global_asm;
 
 /// Size of the boot stack (the first thread's stack).
 pub(crate) const BOOT_STACK_SIZE: usize = 64 * 1024;
+/// Size of the kernel stack (trap, event and hypercall handlers entered from user mode).
+pub(crate) const KERNEL_STACK_SIZE: usize = 32 * 1024;
 
 global_asm!(
     // ---- ELF notes (public/elfnote.h). Each: namesz, descsz, type, "Xen\0", desc. ----
@@ -53,6 +55,15 @@ global_asm!(
     "boot_stack_bottom: .skip {stack_size}",
     "boot_stack_top:",
     ".popsection",
+    // ---- The kernel stack: where Xen delivers traps, events and hypercall requests
+    // ---- that interrupt user mode (threads run in PV user mode; see `enter_user`).
+    ".pushsection .bss.kernel_stack, \"aw\", @nobits",
+    ".balign 4096",
+    ".globl kernel_stack_guard, kernel_stack_top",
+    "kernel_stack_guard: .skip 4096",
+    "  .skip {kstack_size}",
+    "kernel_stack_top:",
+    ".popsection",
     // ---- The page whose VA we point at Xen's shared_info frame. ----
     ".pushsection .bss.shared_info, \"aw\", @nobits",
     ".balign 4096",
@@ -76,8 +87,17 @@ global_asm!(
     "  ldmxcsr default_mxcsr(%rip)",     // MXCSR = 0x1f80
     "  call {boot_entry}",               // callee sees (rsp + 8) % 16 == 0
     "  ud2",                             // boot_entry never returns
+    // First instruction in user mode (HYPERVISOR_iret from `enter_user`), on the boot
+    // stack's top: same alignment rule, same backtrace end.
+    ".globl ferrun_user_entry",
+    "ferrun_user_entry:",
+    "  xor %ebp, %ebp",
+    "  call {user_entry}",
+    "  ud2",
     ".popsection",
     stack_size = const BOOT_STACK_SIZE,
+    kstack_size = const KERNEL_STACK_SIZE,
+    user_entry = sym super::user_entry,
     boot_entry = sym super::boot_entry,
     options(att_syntax)
 );
@@ -93,4 +113,10 @@ unsafe extern "C" {
     pub(crate) static shared_info_page: [u8; 4096];
     /// End of the image (linker script).
     pub(crate) static __image_end: u8;
+    /// Guard page below the kernel stack.
+    pub(crate) static kernel_stack_guard: [u8; 4096];
+    /// Top of the kernel stack.
+    pub(crate) static kernel_stack_top: u8;
+    /// User-mode entry stub.
+    pub(crate) fn ferrun_user_entry();
 }

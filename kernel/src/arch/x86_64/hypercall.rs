@@ -14,7 +14,7 @@ use xen::abi::xen::hypercall as nr;
 
 unsafe extern "C" {
     /// The hypercall page, defined in `boot.rs`.
-    static hypercall_page: [u8; 4096];
+    pub(crate) static hypercall_page: [u8; 4096];
 }
 
 fn entry(op: u32) -> u64 {
@@ -204,4 +204,31 @@ pub(crate) fn set_fs_base(base: u64) -> Result<(), XenError> {
 /// returns through Xen's exit path, which delivers a pending upcall once unmasked.
 pub(crate) fn force_event_check() {
     let _ = xen_version();
+}
+
+/// `HYPERVISOR_stack_switch(ss, sp)`: the kernel stack Xen switches to when a trap, event
+/// or system call interrupts user mode.
+pub(crate) fn stack_switch(ss: u16, sp: u64) -> Result<(), XenError> {
+    // SAFETY: takes values; the caller passes the top of a stack reserved for this.
+    let ret = unsafe { hypercall3(nr::STACK_SWITCH, u64::from(ss), sp, 0) };
+    XenError::check(ret).map(|_| ())
+}
+
+/// `HYPERVISOR_mmuext_op(ops, count, NULL, DOMID_SELF)`.
+///
+/// # Safety
+/// The operations must not unpin or replace page tables the kernel is using.
+pub(crate) unsafe fn mmuext_op(ops: &[xen::abi::xen::MmuextOp]) -> Result<(), XenError> {
+    // SAFETY: Xen reads `ops.len()` entries; the caller vouches for what they do.
+    let ret = unsafe {
+        hypercall5(
+            nr::MMUEXT_OP,
+            ops.as_ptr() as u64,
+            ops.len() as u64,
+            0,
+            u64::from(xen::abi::xen::DomId::SELF.0),
+            0,
+        )
+    };
+    XenError::check(ret).map(|_| ())
 }

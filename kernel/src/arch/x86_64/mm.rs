@@ -233,3 +233,16 @@ impl PageTables {
         }
     }
 }
+
+/// MFN lookups for boot, before the P2M is wrapped.
+pub(crate) struct P2mLookup;
+
+impl P2mLookup {
+    /// The MFN mapped at `va` (a page of the start-of-day mapping), by walking the tables.
+    pub(crate) fn mfn_of_va(va: u64) -> Option<u64> {
+        let tables = crate::mm::tables()?;
+        let (_, l1) = tables.l1_for(va)?;
+        let e = read_entry(l1, index(va, 1));
+        (e & PTE_PRESENT != 0).then_some((e & PTE_ADDR_MASK) >> PAGE_SHIFT)
+    }
+}

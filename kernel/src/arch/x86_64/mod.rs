@@ -187,8 +187,67 @@ extern "C" fn boot_entry(si: *const StartInfo, xen_stack: u64) -> ! {
     if let Err(e) = crate::sched::init() {
         fatal("threads (FS base)", &e);
     }
-    crate::event::enable_upcalls();
-    crate::boot_main(BootInfo::from_start_info(&si, entry_tsc), mem)
+    crate::record_boot(BootInfo::from_start_info(&si, entry_tsc), mem);
+    match enter_user(si.pt_base) {
+        Err(e) => fatal("entering user mode", &e),
+        Ok(never) => match never {},
+    }
+}
+
+/// Leaves kernel mode for good: the rest of the domain's life (every thread) runs in PV
+/// user mode, with traps, events and hypercalls bounced to the kernel stack.
+///
+/// Why: Xen writes a trap's frame at the current stack pointer when the guest is already
+/// in kernel mode. A thread that overflows into its guard page would make that write
+/// fault too, and Xen then crashes the domain without a word
+/// (`domain_crash_sync ... domain_crash_page_fault`). From user mode, Xen switches to the
+/// kernel stack registered with `stack_switch` first, so the overflow is reported.
+/// Both modes share the one page-table tree (our pages are all user-accessible: a 64-bit
+/// PV kernel runs in ring 3 anyway).
+fn enter_user(pt_base: u64) -> Result<core::convert::Infallible, XenError> {
+    let kguard = (&raw const boot::kernel_stack_guard) as u64;
+    unmap_page(kguard)?;
+    hypercall::stack_switch(
+        xen::abi::xen::FLAT_KERNEL_SS,
+        (&raw const boot::kernel_stack_top) as u64,
+    )?;
+    let l4_mfn = mm::P2mLookup::mfn_of_va(pt_base).ok_or(XenError::Inval)?;
+    let op = xen::abi::xen::MmuextOp {
+        cmd: xen::abi::xen::mmuext::NEW_USER_BASEPTR,
+        arg1: l4_mfn,
+        arg2: 0,
+    };
+    // SAFETY: installs the L4 already in use (kernel mode) as the user-mode root: the same
+    // mappings, nothing unpinned or replaced.
+    unsafe { hypercall::mmuext_op(&[op])? };
+    let (_, top) = boot_stack();
+    // SAFETY: HYPERVISOR_iret pops {flags, RIP, CS, RFLAGS, RSP, SS} from our stack; CS
+    // with RPL 3 asks for user mode, RFLAGS.IF unmasks events, RSP is the top of the boot
+    // stack (nothing on it is used again: boot_entry never returns) and RIP is the user
+    // entry stub, which calls `user_entry`.
+    unsafe {
+        asm!(
+            "push {ss}",
+            "push {rsp}",
+            "push {rflags}",
+            "push {cs}",
+            "push {rip}",
+            "push 0",
+            "jmp {iret}",
+            ss = in(reg) u64::from(xen::abi::xen::FLAT_KERNEL_SS),
+            rsp = in(reg) top,
+            rflags = in(reg) 0x202u64,
+            cs = in(reg) u64::from(xen::abi::xen::FLAT_KERNEL_CS),
+            rip = in(reg) boot::ferrun_user_entry as *const () as u64,
+            iret = in(reg) (&raw const hypercall::hypercall_page) as u64 + u64::from(nr::IRET) * 32,
+            options(noreturn)
+        )
+    }
+}
+
+/// First Rust code in user mode.
+extern "C" fn user_entry() -> ! {
+    crate::run_app()
 }
 
 /// Called by the exception stubs (and the failsafe callback) with the saved registers.

@@ -16,6 +16,8 @@ use xen::abi::xen::{FLAT_KERNEL_CS, TI_SET_IF_MASK, TrapInfo};
 pub(crate) const VECTOR_UPCALL: u64 = 0x100;
 /// Vector number the failsafe stub records.
 pub(crate) const VECTOR_FAILSAFE: u64 = 0x101;
+/// Vector number recorded for a system call that names no hypercall.
+pub(crate) const VECTOR_BAD_SYSCALL: u64 = 0x102;
 
 /// The registers saved on entry, lowest address first.
 #[repr(C)]
@@ -136,7 +138,33 @@ global_asm!(
     "  push %rax",
     "  lea {trap}(%rip), %rax",
     "  jmp trap_common",
+    // System call from user mode: our threads run in PV user mode, and the hypercall
+    // page's `syscall` lands here (Xen bounces a user-mode syscall to the guest kernel).
+    // RAX is the hypercall number, the arguments are still in RDI, RSI, RDX, R10, R8:
+    // make the hypercall from kernel mode and return to user mode with its result.
+    // Frame: {RCX, R11, RIP, CS, RFLAGS, RSP, SS}; R11 and RCX are the syscall's own
+    // scratch registers, so they are free here.
+    ".globl syscall_entry",
+    "syscall_entry:",
+    "  mov (%rsp), %rcx",
+    "  mov 8(%rsp), %r11",
+    "  add $16, %rsp",
+    "  cmp $64, %rax",
+    "  jae 1f",
+    "  shl $5, %rax",
+    "  lea hypercall_page(%rip), %r11",
+    "  add %r11, %rax",
+    "  call *%rax",
+    "  push $0",
+    "  jmp hypercall_page + {iret} * 32",
+    "1:",
+    "  push $0",
+    "  push ${syscall_vec}",
+    "  push %rax",
+    "  lea {trap}(%rip), %rax",
+    "  jmp trap_common",
     ".popsection",
+    syscall_vec = const VECTOR_BAD_SYSCALL,
     iret = const xen::abi::xen::hypercall::IRET,
     upcall_vec = const VECTOR_UPCALL,
     failsafe_vec = const VECTOR_FAILSAFE,
@@ -164,6 +192,7 @@ unsafe extern "C" {
     fn trap_xm();
     fn hypervisor_callback();
     fn failsafe_callback();
+    fn syscall_entry();
 }
 
 fn ti(vector: u8, dpl: u8, handler: unsafe extern "C" fn()) -> TrapInfo {
@@ -210,13 +239,14 @@ pub(crate) fn install() -> Result<(), xen::XenError> {
     // address is one of the entry stubs above, which follow the PV bounce-frame layout.
     let ret = unsafe { hypercall3(nr::SET_TRAP_TABLE, (&raw const table) as u64, 0, 0) };
     xen::XenError::check(ret)?;
-    // SAFETY: set_callbacks records the two entry points (stubs above) and no syscall one.
+    // SAFETY: set_callbacks records the three entry points, stubs above that follow the
+    // PV bounce-frame layout.
     let ret = unsafe {
         hypercall3(
             nr::SET_CALLBACKS,
             hypervisor_callback as *const () as u64,
             failsafe_callback as *const () as u64,
-            0,
+            syscall_entry as *const () as u64,
         )
     };
     xen::XenError::check(ret).map(|_| ())
