@@ -1,4 +1,5 @@
 //! What Xen hands the guest at boot, copied out of `start_info`.
+#![forbid(unsafe_code)]
 
 use xen::abi::xen::{MAX_GUEST_CMDLINE, StartInfo};
 

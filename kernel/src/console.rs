@@ -4,6 +4,7 @@
 //! from the first line on. Output is copied into the ring and the console event channel is
 //! notified; when the ring is full we yield to let xenconsoled drain it, for a bounded time
 //! (a dead backend must not hang a crash report forever).
+#![forbid(unsafe_code)]
 
 use crate::arch::x86_64 as arch;
 use core::fmt::{self, Write};

@@ -5,6 +5,7 @@
 //! as possible: it moves pending-and-unmasked ports from shared_info into our own bitmap
 //! with atomic operations. Handlers run later in thread context, from the scheduler
 //! ([`dispatch`]), where they may take locks and wake threads.
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

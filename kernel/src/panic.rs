@@ -1,5 +1,6 @@
 //! Crash reports: panics and unexpected traps print what happened, the registers and a
 //! backtrace on the console, then shut the domain down with reason crash.
+#![forbid(unsafe_code)]
 
 use crate::arch::x86_64::{self as arch, traps::TrapFrame};
 use crate::console::ConsoleWriter;
@@ -78,8 +79,7 @@ fn backtrace(w: &mut ConsoleWriter, rip: Option<u64>, rbp: u64, sp: u64) {
         rbp,
         stack_bounds(sp),
         MAX_FRAMES,
-        // SAFETY: `walk` reads only 8-aligned addresses inside the bounds of a mapped stack.
-        |addr| unsafe { (addr as *const u64).read_volatile() },
+        arch::read_stack_word,
         |f| {
             // Deep recursion repeats one return address: print it once with a count.
             if last == Some(f.return_address) {

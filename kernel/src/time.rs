@@ -2,6 +2,7 @@
 //!
 //! Never derived from a tick counter, so it cannot freeze in a busy loop or run back
 //! (rumprun #3, #71). The arithmetic and the seqlock live in `xen::pvclock`.
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

@@ -4,6 +4,7 @@
 //! (`-C force-frame-pointers=yes`), and every stack starts with `rbp = 0`. The walk only
 //! follows frames inside the given stack bounds and strictly upwards, so a corrupted chain
 //! ends the walk instead of faulting inside the crash report.
+#![forbid(unsafe_code)]
 
 /// One frame of a backtrace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! One bit per frame, 1 = free. Single frames are taken lowest-first (the heap grows
 //! upwards from low memory); contiguous runs for thread stacks are taken highest-first, so
 //! the two rarely meet until memory is nearly full. Pure logic: tested on the host.
+#![forbid(unsafe_code)]
 
 /// Why a frame operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

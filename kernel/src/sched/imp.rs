@@ -1,4 +1,7 @@
 //! The scheduler proper (target only).
+//!
+//! Its two `unsafe` calls are the context switch and writing a new thread's first frame
+//! (both in `arch::x86_64::switch`); everything else here is safe code.
 
 extern crate alloc;
 

@@ -7,11 +7,13 @@
 //! upcall never touches scheduler state. When nothing can run, the idle loop arms the
 //! one-shot timer for the next sleeper and blocks in Xen (`SCHEDOP_block`).
 
+#[forbid(unsafe_code)]
 pub mod frame;
 
 #[cfg(target_os = "none")]
 mod imp;
 #[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
 pub mod sync;
 
 #[cfg(target_os = "none")]

@@ -49,6 +49,18 @@ pub fn frame_pointer() -> u64 {
     rbp
 }
 
+/// Reads one word of a stack for a backtrace.
+///
+/// Only for addresses the unwinder has checked to lie inside a live thread's stack (see
+/// `crate::unwind::walk`): those are mapped and 8-aligned.
+pub(crate) fn read_stack_word(addr: u64) -> u64 {
+    if addr % 8 != 0 {
+        return 0;
+    }
+    // SAFETY: per the contract above, `addr` is an aligned address inside a mapped stack.
+    unsafe { (addr as *const u64).read_volatile() }
+}
+
 /// The current stack pointer.
 #[inline(always)]
 pub fn stack_pointer() -> u64 {
