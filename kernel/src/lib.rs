@@ -78,16 +78,48 @@ pub fn mem_info() -> mm::MemInfo {
     *MEM_INFO.get().expect("mem_info() before boot")
 }
 
-/// Keeps what boot learned, for [`boot_info`] and [`mem_info`].
+/// Where boot spent its time (pvclock ns).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BootTimes {
+    /// System time when `_start` ran.
+    pub entry_ns: u64,
+    /// Console, shared_info, trap table, guard pages.
+    pub platform_ns: u64,
+    /// Mapping all memory, frame allocator.
+    pub memory_ns: u64,
+    /// Event channels, timer, runstate area, first thread.
+    pub runtime_ns: u64,
+    /// `_start` to the app's main, in total (includes entering user mode).
+    pub main_ns: u64,
+}
+
 #[cfg(target_os = "none")]
-fn record_boot(info: BootInfo, mem: mm::MemInfo) {
+static BOOT_TIMES: spin::Once<BootTimes> = spin::Once::new();
+
+/// Where boot spent its time.
+#[cfg(target_os = "none")]
+pub fn boot_times() -> BootTimes {
+    BOOT_TIMES.get().copied().unwrap_or_default()
+}
+
+/// Keeps what boot learned, for [`boot_info`], [`mem_info`] and [`boot_times`].
+#[cfg(target_os = "none")]
+fn record_boot(info: BootInfo, mem: mm::MemInfo, times: BootTimes) {
     BOOT_INFO.call_once(|| info);
     MEM_INFO.call_once(|| mem);
+    BOOT_TIMES_PENDING.call_once(|| times);
 }
+
+#[cfg(target_os = "none")]
+static BOOT_TIMES_PENDING: spin::Once<BootTimes> = spin::Once::new();
 
 /// Runs the app (in user mode, as thread `main`) and powers off when it returns.
 #[cfg(target_os = "none")]
 fn run_app() -> ! {
+    if let Some(t) = BOOT_TIMES_PENDING.get() {
+        let main_ns = time::now_ns().saturating_sub(t.entry_ns);
+        BOOT_TIMES.call_once(|| BootTimes { main_ns, ..*t });
+    }
     // SAFETY: `__ferrun_app_main` is defined by the app crate through `main!` with this
     // exact signature (a link error otherwise).
     unsafe { __ferrun_app_main() };

@@ -8,18 +8,23 @@ extern crate alloc;
 
 use crate::arch::x86_64 as arch;
 use xen::abi::xen::{SharedInfo, VcpuInfo, VcpuTimeInfo};
-use xen::pvclock::{self, Monotonic, TimeSource, WallClockBase};
+use xen::pvclock::{self, Monotonic, WallClockBase};
+use xen::seqlock::{Versioned, snapshot};
 use xen::shared::Shared;
 use xen::shared_field;
 
 struct VcpuTime(Shared<VcpuTimeInfo>);
 
-impl TimeSource for VcpuTime {
-    fn version(&self) -> u32 {
-        shared_field!(self.0, VcpuTimeInfo, version).read()
+impl Versioned for VcpuTime {
+    type Record = VcpuTimeInfo;
+    fn tag(&self) -> u64 {
+        u64::from(shared_field!(self.0, VcpuTimeInfo, version).read())
     }
-    fn fields(&self) -> VcpuTimeInfo {
+    fn copy(&self) -> VcpuTimeInfo {
         self.0.read()
+    }
+    fn writing(tag: u64) -> bool {
+        pvclock::writing(tag)
     }
 }
 
@@ -33,22 +38,49 @@ static MONOTONIC: Monotonic = Monotonic::new();
 /// A consistent copy of vCPU 0's pvclock record.
 pub fn time_info() -> Option<VcpuTimeInfo> {
     let src = vcpu_time(arch::shared_info()?)?;
-    Some(pvclock::snapshot(&src))
+    Some(snapshot(&src))
 }
 
 /// Xen system time in ns (time since the host booted), monotonic; 0 before shared_info
 /// is mapped.
 pub fn now_ns() -> u64 {
+    MONOTONIC.clamp(raw_now_ns())
+}
+
+/// The pvclock reading itself, without the monotonic guard: it can step back when Xen
+/// updates the record and the TSC ran at another rate than Xen's estimate (unless Xen
+/// sets `XEN_PVCLOCK_TSC_STABLE_BIT`). For diagnostics; use [`now_ns`].
+pub fn raw_now_ns() -> u64 {
     let Some(src) = arch::shared_info().and_then(vcpu_time) else {
         return 0;
     };
     loop {
-        let info = pvclock::snapshot(&src);
+        let info = snapshot(&src);
         let tsc = arch::rdtsc();
         // The TSC must be read under the record version it is scaled with.
-        if src.version() == info.version {
-            return MONOTONIC.clamp(pvclock::system_time(&info, tsc));
+        if src.tag() == u64::from(info.version) {
+            return pvclock::system_time(&info, tsc);
         }
+    }
+}
+
+/// shared_info's wall-clock fields, under `wc_version`.
+struct WallClock(Shared<SharedInfo>);
+
+impl Versioned for WallClock {
+    type Record = WallClockBase;
+    fn tag(&self) -> u64 {
+        u64::from(shared_field!(self.0, SharedInfo, wc_version).read())
+    }
+    fn copy(&self) -> WallClockBase {
+        WallClockBase::from_fields(
+            shared_field!(self.0, SharedInfo, wc_sec).read(),
+            shared_field!(self.0, SharedInfo, wc_sec_hi).read(),
+            shared_field!(self.0, SharedInfo, wc_nsec).read(),
+        )
+    }
+    fn writing(tag: u64) -> bool {
+        pvclock::writing(tag)
     }
 }
 
@@ -57,21 +89,7 @@ pub fn wallclock_ns() -> u128 {
     let Some(s) = arch::shared_info() else {
         return 0;
     };
-    let version = shared_field!(s, SharedInfo, wc_version);
-    let base = loop {
-        let v = version.read();
-        core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire);
-        let base = WallClockBase::from_fields(
-            shared_field!(s, SharedInfo, wc_sec).read(),
-            shared_field!(s, SharedInfo, wc_sec_hi).read(),
-            shared_field!(s, SharedInfo, wc_nsec).read(),
-        );
-        core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire);
-        if v & 1 == 0 && version.read() == v {
-            break base;
-        }
-    };
-    base.at(now_ns())
+    snapshot(&WallClock(s)).at(now_ns())
 }
 
 /// Binds VIRQ_TIMER (its events only wake the idle loop) and registers the runstate area
@@ -94,12 +112,16 @@ pub(crate) fn set_timer(deadline_ns: u64) {
 
 struct Runstate(Shared<xen::abi::vcpu::VcpuRunstateInfo>);
 
-impl xen::runstate::RunstateSource for Runstate {
-    fn state_entry_time(&self) -> u64 {
+impl Versioned for Runstate {
+    type Record = xen::abi::vcpu::VcpuRunstateInfo;
+    fn tag(&self) -> u64 {
         shared_field!(self.0, xen::abi::vcpu::VcpuRunstateInfo, state_entry_time).read()
     }
-    fn fields(&self) -> xen::abi::vcpu::VcpuRunstateInfo {
+    fn copy(&self) -> xen::abi::vcpu::VcpuRunstateInfo {
         self.0.read()
+    }
+    fn writing(tag: u64) -> bool {
+        xen::runstate::writing(tag)
     }
 }
 
@@ -107,7 +129,7 @@ impl xen::runstate::RunstateSource for Runstate {
 /// `None` when Xen did not accept the runstate area.
 pub fn runstate() -> Option<xen::runstate::RunstateTimes> {
     let src = Runstate(arch::runstate::area()?);
-    let snap = xen::runstate::snapshot(&src);
+    let snap = snapshot(&src);
     Some(xen::runstate::RunstateTimes::at(&snap, now_ns()))
 }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub mod evtchn;
 pub mod pvclock;
 pub mod runstate;
+pub mod seqlock;
 pub mod shared;
 
 pub use error::XenError;

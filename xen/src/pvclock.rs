@@ -7,7 +7,7 @@
 //! The record is a seqlock: Xen makes `version` odd while it writes.
 
 use crate::abi::xen::VcpuTimeInfo;
-use core::sync::atomic::{AtomicU64, Ordering, fence};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Scales a TSC delta to nanoseconds: `((delta << shift) * mul) >> 32` with a 128-bit product.
 pub fn scale_delta(delta: u64, mul: u32, shift: i8) -> u64 {
@@ -48,31 +48,9 @@ pub fn tsc_hz(info: &VcpuTimeInfo) -> u64 {
     u64::try_from(hz).unwrap_or(u64::MAX)
 }
 
-/// Where a pvclock record is read from: the real `vcpu_info.time`, or a script in tests.
-pub trait TimeSource {
-    /// Reads `version` (one volatile load).
-    fn version(&self) -> u32;
-    /// Copies the whole record (volatile loads).
-    fn fields(&self) -> VcpuTimeInfo;
-}
-
-/// Takes a consistent copy of the record: retries while `version` is odd or changed.
-///
-/// Mirrors Mini-OS `get_time_values_from_xen` and Linux `pvclock_read_begin/retry`.
-pub fn snapshot<S: TimeSource>(src: &S) -> VcpuTimeInfo {
-    loop {
-        let before = src.version();
-        // rmb: the copy below must not be read before `version`.
-        fence(Ordering::Acquire);
-        let copy = src.fields();
-        // rmb: `version` must be re-read after the copy.
-        fence(Ordering::Acquire);
-        let after = src.version();
-        if before & 1 == 0 && after == before {
-            return copy;
-        }
-        core::hint::spin_loop();
-    }
+/// The pvclock record's seqlock: `version` is odd while Xen writes it.
+pub fn writing(version: u64) -> bool {
+    version & 1 == 1
 }
 
 /// Wall clock at system time 0 from shared_info: `wc_sec_hi << 32 | wc_sec` and `wc_nsec`.
@@ -126,6 +104,7 @@ impl Monotonic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seqlock::{Versioned, snapshot};
     use core::cell::Cell;
 
     fn info(tsc_timestamp: u64, system_time: u64, mul: u32, shift: i8) -> VcpuTimeInfo {
@@ -199,15 +178,19 @@ mod tests {
         copies: Cell<u32>,
     }
 
-    impl TimeSource for Scripted {
-        fn version(&self) -> u32 {
+    impl Versioned for Scripted {
+        type Record = VcpuTimeInfo;
+        fn tag(&self) -> u64 {
             let i = self.next.get();
             self.next.set(i + 1);
-            self.versions[i.min(self.versions.len() - 1)]
+            u64::from(self.versions[i.min(self.versions.len() - 1)])
         }
-        fn fields(&self) -> VcpuTimeInfo {
+        fn copy(&self) -> VcpuTimeInfo {
             self.copies.set(self.copies.get() + 1);
             info(0, u64::from(self.copies.get()), 0, 0)
+        }
+        fn writing(tag: u64) -> bool {
+            writing(tag)
         }
     }
 

@@ -10,31 +10,10 @@
 //! added explicitly.
 
 use crate::abi::vcpu::{VcpuRunstateInfo, XEN_RUNSTATE_UPDATE, runstate};
-use core::sync::atomic::{Ordering, fence};
 
-/// Where a runstate record is read from: the registered area, or a script in tests.
-pub trait RunstateSource {
-    /// Reads `state_entry_time` (one volatile load).
-    fn state_entry_time(&self) -> u64;
-    /// Copies the whole record (volatile loads).
-    fn fields(&self) -> VcpuRunstateInfo;
-}
-
-/// A consistent copy of the runstate record (update bit clear, unchanged across the copy).
-pub fn snapshot<S: RunstateSource>(src: &S) -> VcpuRunstateInfo {
-    loop {
-        let before = src.state_entry_time();
-        // rmb: the copy must not be read before the entry time.
-        fence(Ordering::Acquire);
-        let copy = src.fields();
-        // rmb: the entry time must be re-read after the copy.
-        fence(Ordering::Acquire);
-        let after = src.state_entry_time();
-        if before & XEN_RUNSTATE_UPDATE == 0 && after == before {
-            return copy;
-        }
-        core::hint::spin_loop();
-    }
+/// The runstate area's update flag: set in `state_entry_time` while Xen writes the area.
+pub fn writing(state_entry_time: u64) -> bool {
+    state_entry_time & XEN_RUNSTATE_UPDATE != 0
 }
 
 /// Nanoseconds a vCPU spent in each runstate, up to a given system time.
@@ -91,6 +70,7 @@ impl RunstateTimes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seqlock::{Versioned, snapshot};
     use core::cell::Cell;
 
     fn rec(state: u32, entry: u64, time: [u64; 4]) -> VcpuRunstateInfo {
@@ -107,15 +87,19 @@ mod tests {
         copies: Cell<u64>,
     }
 
-    impl RunstateSource for Scripted {
-        fn state_entry_time(&self) -> u64 {
+    impl Versioned for Scripted {
+        type Record = VcpuRunstateInfo;
+        fn tag(&self) -> u64 {
             let i = self.next.get();
             self.next.set(i + 1);
             self.entries[i.min(self.entries.len() - 1)]
         }
-        fn fields(&self) -> VcpuRunstateInfo {
+        fn copy(&self) -> VcpuRunstateInfo {
             self.copies.set(self.copies.get() + 1);
             rec(runstate::RUNNING, 0, [self.copies.get(), 0, 0, 0])
+        }
+        fn writing(tag: u64) -> bool {
+            writing(tag)
         }
     }
 

@@ -13,20 +13,21 @@ fn main() {
     let extra = core::str::from_utf8(&extra[..extra_len]).unwrap_or("");
     let info = kernel::boot_info();
     let now = kernel::time::now_ns();
-    let since_entry_ns = kernel::time::time_info()
-        .map(|t| {
-            xen::pvclock::scale_delta(
-                kernel::arch::x86_64::rdtsc() - info.entry_tsc,
-                t.tsc_to_system_mul,
-                t.tsc_shift,
-            )
-        })
-        .unwrap_or(0);
+    let boot = kernel::boot_times();
     kernel::println!(
-        "ferrun hello: xen {major}.{minor}{extra} magic {} nr_pages {} cmdline \"{}\" pvclock {now} ns (entry to banner {} us)",
+        "ferrun hello: xen {major}.{minor}{extra} magic {} nr_pages {} cmdline \"{}\" pvclock {now} ns (entry to main {} us)",
         info.magic(),
         info.nr_pages,
         info.cmdline(),
-        since_entry_ns / 1000,
+        boot.main_ns / 1000,
+    );
+    kernel::println!(
+        "ferrun hello: boot us: platform {} memory {} runtime {} user-mode entry {}",
+        boot.platform_ns / 1000,
+        boot.memory_ns / 1000,
+        boot.runtime_ns / 1000,
+        boot.main_ns
+            .saturating_sub(boot.platform_ns + boot.memory_ns + boot.runtime_ns)
+            / 1000,
     );
 }

@@ -188,10 +188,13 @@ extern "C" fn boot_entry(si: *const StartInfo, xen_stack: u64) -> ! {
     .into_iter()
     .max()
     .unwrap_or(0);
+    let entry_ns = crate::time::time_info().map_or(0, |t| xen::pvclock::system_time(&t, entry_tsc));
+    let mm_start = crate::time::now_ns();
     let mem = match crate::mm::init(si.pt_base, si.mfn_list, si.nr_pages, first_free) {
         Ok(m) => m,
         Err(e) => fatal("memory setup", &e),
     };
+    let mm_end = crate::time::now_ns();
     crate::event::init();
     if let Err(e) = crate::time::init() {
         fatal("timer (VIRQ_TIMER)", &e);
@@ -199,7 +202,14 @@ extern "C" fn boot_entry(si: *const StartInfo, xen_stack: u64) -> ! {
     if let Err(e) = crate::sched::init() {
         fatal("threads (FS base)", &e);
     }
-    crate::record_boot(BootInfo::from_start_info(&si, entry_tsc), mem);
+    let times = crate::BootTimes {
+        entry_ns,
+        platform_ns: mm_start.saturating_sub(entry_ns),
+        memory_ns: mm_end.saturating_sub(mm_start),
+        runtime_ns: crate::time::now_ns().saturating_sub(mm_end),
+        main_ns: 0,
+    };
+    crate::record_boot(BootInfo::from_start_info(&si, entry_tsc), mem, times);
     match enter_user(si.pt_base) {
         Err(e) => fatal("entering user mode", &e),
         Ok(never) => match never {},
