@@ -27,9 +27,14 @@ pub fn scale_delta(delta: u64, mul: u32, shift: i8) -> u64 {
 
 /// System time in ns for a TSC reading, from a consistent snapshot of the record.
 ///
-/// A TSC older than the record (possible only with an unstable TSC) counts as no delta.
+/// The delta is taken modulo 2^64, as Linux does: a domain's TSC starts near 0 and Xen's
+/// first records can carry a `tsc_timestamp` just "below" 0 (seen on the testbed:
+/// 18446744072165924966), which a saturating subtraction would freeze the clock on. A
+/// TSC genuinely older than the record (only with an unstable TSC) comes out as a
+/// negative delta and counts as none.
 pub fn system_time(info: &VcpuTimeInfo, tsc: u64) -> u64 {
-    let delta = tsc.saturating_sub(info.tsc_timestamp);
+    let delta = tsc.wrapping_sub(info.tsc_timestamp);
+    let delta = if delta > u64::MAX / 2 { 0 } else { delta };
     info.system_time
         .wrapping_add(scale_delta(delta, info.tsc_to_system_mul, info.tsc_shift))
 }
@@ -160,6 +165,25 @@ mod tests {
         assert_eq!(system_time(&i, 3_000), 5_002_000);
         // A TSC behind the record does not go back in time.
         assert_eq!(system_time(&i, 10), 5_000_000);
+    }
+
+    #[test]
+    fn a_record_stamped_just_below_tsc_zero_still_advances() {
+        // Seen on Xen 4.17: a new domain's TSC is near 0 and its record's tsc_timestamp is
+        // a little "before" 0, i.e. wrapped.
+        let i = info(
+            18_446_744_072_165_924_966,
+            47_623_713_005,
+            3_512_685_262,
+            -1,
+        );
+        let t1 = system_time(&i, 75_494_251);
+        let t2 = system_time(&i, 75_494_251 + 1_000_000);
+        assert!(
+            t1 > i.system_time,
+            "the clock must not freeze at the record's time"
+        );
+        assert_eq!(t2 - t1, scale_delta(1_000_000, 3_512_685_262, -1));
     }
 
     #[test]
