@@ -3,3 +3,5 @@
 guest_run selftest ../images/selftest selftest.expect poweroff 'memory = 64'
 # A thread that overflows its stack hits the guard page: reported, not silent.
 guest_run overflow ../images/overflow overflow.expect crash
+# The heap running out of memory is a crash report, not silent corruption.
+guest_run oom ../images/oom oom.expect crash
