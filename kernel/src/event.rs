@@ -81,9 +81,7 @@ pub fn dispatch() {
 /// Masks every port (boot: Xen may have left some unmasked). Ports are unmasked when a
 /// handler is bound.
 pub(crate) fn init() {
-    for p in 0..xen::abi::event_channel::EVTCHN_2L_NR_CHANNELS {
-        ops::mask(Port(p));
-    }
+    ops::mask_all();
 }
 
 /// Runs `handler` for every event on `port` and unmasks it.

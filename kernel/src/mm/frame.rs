@@ -101,8 +101,23 @@ impl<'a> FrameAllocator<'a> {
 
     /// Marks `[start, end)` free (boot: the frames nothing uses).
     pub fn free_range(&mut self, start: usize, end: usize) -> Result<(), FrameError> {
-        for pfn in start..end {
+        let mut pfn = start;
+        while pfn < end {
+            // Whole words in use at once: boot frees every frame of the domain this way.
+            if pfn % 64 == 0
+                && pfn + 64 <= end
+                && pfn + 64 <= self.frames
+                && let Some(w) = self.bits.get_mut(pfn / 64)
+                && *w == 0
+            {
+                *w = u64::MAX;
+                self.free += 64;
+                self.low_hint = self.low_hint.min(pfn);
+                pfn += 64;
+                continue;
+            }
             self.free(pfn)?;
+            pfn += 1;
         }
         Ok(())
     }
@@ -142,6 +157,24 @@ impl<'a> FrameAllocator<'a> {
             wanted: 1,
             free: self.free,
         })
+    }
+
+    /// Takes the lowest free frame for which `ok(pfn)` holds (e.g. one already mapped).
+    pub fn alloc_where(&mut self, ok: impl Fn(usize) -> bool) -> Result<usize, FrameError> {
+        let found =
+            (self.low_hint.min(self.frames)..self.frames).find(|&p| self.is_free(p) && ok(p));
+        let Some(pfn) = found else {
+            return Err(FrameError::OutOfFrames {
+                wanted: 1,
+                free: self.free,
+            });
+        };
+        self.set(pfn, false);
+        self.free -= 1;
+        if pfn == self.low_hint {
+            self.low_hint = pfn + 1;
+        }
+        Ok(pfn)
     }
 
     /// Takes the highest run of `n` free frames (thread stacks); returns its first frame.
@@ -275,6 +308,33 @@ mod tests {
         assert_eq!(a.free(61), Err(FrameError::DoubleFree { pfn: 61 }));
         assert_eq!(a.free(64), Err(FrameError::OutOfRange { pfn: 64 }));
         assert!(FrameAllocator::new(&mut [0u64; 0], 1).is_none());
+    }
+
+    #[test]
+    fn freeing_ranges_by_words_and_bits_counts_every_frame() {
+        let (mut s, n) = alloc(1000);
+        let mut a = FrameAllocator::new(&mut s, n).unwrap();
+        a.free_range(3, 130).unwrap();
+        a.free_range(130, 1000).unwrap();
+        assert_eq!(a.free_count(), 997);
+        assert_eq!(
+            a.free_range(500, 600),
+            Err(FrameError::DoubleFree { pfn: 500 })
+        );
+        assert_eq!(a.alloc(), Ok(3));
+        assert_eq!(a.alloc_contiguous(1), Ok(999));
+    }
+
+    #[test]
+    fn alloc_where_skips_frames_the_predicate_refuses() {
+        let (mut s, n) = alloc(128);
+        let mut a = FrameAllocator::new(&mut s, n).unwrap();
+        a.free_range(10, 128).unwrap();
+        assert_eq!(a.alloc_where(|p| p >= 100), Ok(100));
+        assert_eq!(a.alloc(), Ok(10), "frames below stay available");
+        assert_eq!(a.alloc_where(|p| p >= 100), Ok(101));
+        assert!(a.alloc_where(|_| false).is_err());
+        assert_eq!(a.free_count(), 118 - 3);
     }
 
     #[test]

@@ -22,8 +22,6 @@ mod imp {
     /// Why memory could not be set up.
     #[derive(Debug, Clone, Copy)]
     pub enum MmError {
-        /// Mapping the rest of memory failed.
-        Map(MapError),
         /// The frame bitmap did not fit.
         Bitmap,
         /// Marking frames free failed.
@@ -33,7 +31,6 @@ mod imp {
     impl core::fmt::Display for MmError {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
             match self {
-                MmError::Map(e) => write!(f, "mapping memory: {e}"),
                 MmError::Bitmap => write!(f, "no room for the frame bitmap"),
                 MmError::Frames(e) => write!(f, "frame allocator: {e}"),
             }
@@ -65,46 +62,119 @@ mod imp {
         // the life of the domain (we never unmap it: its frames are below first_free).
         let p2m = unsafe { P2m::new(mfn_list, nr_pages) };
         let tables = PageTables::new(pt_base, p2m);
-        // Frames for new page tables and the bitmap come from a bump pointer over frames
-        // that are free and already mapped; everything below `next` stays reserved.
-        let next = core::cell::Cell::new(first_free);
-        let bump = || {
-            let pfn = next.get();
-            if pfn < nr_pages && tables.is_mapped(pfn << 12) {
-                next.set(pfn + 1);
-                Some(pfn)
-            } else {
-                None
-            }
-        };
-        tables
-            .map_identity(first_free, nr_pages, &mut { bump })
-            .map_err(MmError::Map)?;
         let frames = usize::try_from(nr_pages).map_err(|_| MmError::Bitmap)?;
-        let words = FrameAllocator::words_for(frames);
-        let bitmap_pages = (words * 8).div_ceil(4096) as u64;
-        let bitmap_pfn = next.get();
-        if bitmap_pfn + bitmap_pages > nr_pages {
+        let regions = frames.div_ceil(REGION_PAGES);
+        // The two bitmaps take the first free frames, which Xen's builder mapped already;
+        // everything below `next` stays reserved.
+        let frame_words = FrameAllocator::words_for(frames);
+        let region_words = regions.div_ceil(64);
+        let pages = ((frame_words + region_words) * 8).div_ceil(4096) as u64;
+        let bitmap_pfn = first_free;
+        let next = bitmap_pfn + pages;
+        if next > nr_pages || !(bitmap_pfn..next).all(|p| tables.is_mapped(p << 12)) {
             return Err(MmError::Bitmap);
         }
-        next.set(bitmap_pfn + bitmap_pages);
-        let next = next.get();
-        // SAFETY: frames [bitmap_pfn, bitmap_pfn + bitmap_pages) are mapped, writable, taken
-        // by the bump allocator above and never handed out again (they stay below `next`,
-        // which is reserved), so this is the only reference to them, for ever.
-        let storage: &'static mut [u64] =
-            unsafe { core::slice::from_raw_parts_mut((bitmap_pfn << 12) as *mut u64, words) };
-        let mut alloc = FrameAllocator::new(storage, frames).ok_or(MmError::Bitmap)?;
+        // SAFETY: frames [bitmap_pfn, next) are mapped and writable (checked above), free
+        // (at or above first_free) and reserved for ever (below `next`), so this is the
+        // only reference to them.
+        let storage: &'static mut [u64] = unsafe {
+            core::slice::from_raw_parts_mut(
+                (bitmap_pfn << 12) as *mut u64,
+                frame_words + region_words,
+            )
+        };
+        let (frame_bits, region_bits) = storage.split_at_mut(frame_words);
+        let mut alloc = FrameAllocator::new(frame_bits, frames).ok_or(MmError::Bitmap)?;
         let first = usize::try_from(next).map_err(|_| MmError::Bitmap)?;
         alloc.free_range(first, frames).map_err(MmError::Frames)?;
+        // Xen's builder mapped a prefix of memory (up to a 4 MiB boundary); the rest is
+        // mapped a 2 MiB region at a time when the allocator first hands out a frame there.
+        region_bits.fill(0);
+        let mut mapped = Regions {
+            bits: region_bits,
+            frames,
+        };
+        for r in 0..regions {
+            let last = ((r + 1) * REGION_PAGES).min(frames) - 1;
+            if tables.is_mapped((last as u64) << 12) {
+                mapped.set(r);
+            }
+        }
         let info = MemInfo {
             nr_pages,
             kernel_pages: next,
             free_pages: alloc.free_count() as u64,
         };
         *FRAMES.lock() = Some(alloc);
+        *MAPPED.lock() = Some(mapped);
         TABLES.call_once(|| tables);
         Ok(info)
+    }
+
+    /// Frames per lazily mapped region: one L1 page table's worth (2 MiB).
+    const REGION_PAGES: usize = 512;
+
+    /// Which 2 MiB regions of the identity map exist.
+    struct Regions {
+        bits: &'static mut [u64],
+        frames: usize,
+    }
+
+    impl Regions {
+        fn is_mapped(&self, r: usize) -> bool {
+            self.bits
+                .get(r / 64)
+                .is_some_and(|w| w & (1 << (r % 64)) != 0)
+        }
+        fn set(&mut self, r: usize) {
+            if let Some(w) = self.bits.get_mut(r / 64) {
+                *w |= 1 << (r % 64);
+            }
+        }
+    }
+
+    static MAPPED: spin::Mutex<Option<Regions>> = spin::Mutex::new(None);
+
+    /// Makes sure frames `[pfn, pfn + n)` are mapped at their identity VA, mapping whole
+    /// 2 MiB regions (their page tables come from frames in regions already mapped).
+    fn ensure_mapped(pfn: usize, n: usize) -> Result<(), MapError> {
+        let Some(tables) = TABLES.get() else {
+            return Err(MapError::NoFrameForTable);
+        };
+        let mut guard = MAPPED.lock();
+        let Some(m) = guard.as_mut() else {
+            return Err(MapError::NoFrameForTable);
+        };
+        let last = pfn + n.max(1) - 1;
+        for r in pfn / REGION_PAGES..=last / REGION_PAGES {
+            if m.is_mapped(r) {
+                continue;
+            }
+            let start = (r * REGION_PAGES) as u64;
+            let end = ((r + 1) * REGION_PAGES).min(m.frames) as u64;
+            let regions: &Regions = m;
+            let mut table_frame = || {
+                with_frames(|a| a.alloc_where(|p| regions.is_mapped(p / REGION_PAGES)))
+                    .ok()
+                    .map(|p| p as u64)
+            };
+            tables.map_identity(start, end, &mut table_frame)?;
+            m.set(r);
+        }
+        Ok(())
+    }
+
+    /// Takes the lowest run of `n` frames (heap growth), mapped.
+    pub(crate) fn alloc_run_low(n: usize) -> Result<usize, FrameError> {
+        let pfn = with_frames(|a| a.alloc_contiguous_low(n))?;
+        if ensure_mapped(pfn, n).is_err() {
+            let _ = with_frames(|a| a.free_contiguous(pfn, n));
+            return Err(FrameError::OutOfFrames {
+                wanted: n,
+                free: free_pages(),
+            });
+        }
+        Ok(pfn)
     }
 
     fn with_frames<T>(
@@ -126,11 +196,6 @@ mod imp {
         FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_count)
     }
 
-    /// Takes the lowest run of `n` frames (heap growth).
-    pub(crate) fn alloc_run_low(n: usize) -> Result<usize, FrameError> {
-        with_frames(|a| a.alloc_contiguous_low(n))
-    }
-
     /// A thread stack: `pages` mapped pages with an unmapped guard page below.
     #[derive(Debug)]
     pub struct Stack {
@@ -145,6 +210,8 @@ mod imp {
         Frames(FrameError),
         /// Xen refused to unmap the guard page.
         Guard(XenError),
+        /// The stack's memory could not be mapped.
+        Map(MapError),
     }
 
     impl core::fmt::Display for StackError {
@@ -152,6 +219,7 @@ mod imp {
             match self {
                 StackError::Frames(e) => write!(f, "stack: {e}"),
                 StackError::Guard(e) => write!(f, "stack guard page: {e}"),
+                StackError::Map(e) => write!(f, "stack memory: {e}"),
             }
         }
     }
@@ -161,6 +229,10 @@ mod imp {
         pub fn new(pages: usize) -> Result<Stack, StackError> {
             let guard_pfn =
                 with_frames(|a| a.alloc_contiguous(pages + 1)).map_err(StackError::Frames)?;
+            if let Err(e) = ensure_mapped(guard_pfn, pages + 1) {
+                let _ = with_frames(|a| a.free_contiguous(guard_pfn, pages + 1));
+                return Err(StackError::Map(e));
+            }
             let tables = TABLES
                 .get()
                 .ok_or(StackError::Frames(FrameError::OutOfRange { pfn: 0 }))?;

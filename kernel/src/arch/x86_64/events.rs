@@ -98,3 +98,15 @@ pub(crate) fn mask(port: Port) {
             .fetch_or(1 << bit, core::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// Sets every mask bit in shared_info.
+pub(crate) fn mask_all() {
+    let Some(s) = shared_info() else { return };
+    let words = shared_field!(s, SharedInfo, evtchn_mask);
+    for i in 0..xen::abi::xen::EVTCHN_WORDS {
+        if let Some(w) = words.get(i) {
+            w.atomic()
+                .store(u64::MAX, core::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
