@@ -5,6 +5,8 @@
 //! trusted: indices that claim more bytes than the ring holds are reported as
 //! [`ConsoleError::BadIndices`], never used to index.
 
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use crate::abi::console::{XENCONS_IN_SIZE, XENCONS_OUT_SIZE, XenconsInterface};
 use crate::shared::Shared;
 use crate::shared_field;
@@ -50,6 +52,11 @@ fn ring_size_u32(size: usize) -> u32 {
     u32::try_from(size).unwrap_or(u32::MAX)
 }
 
+/// The slot of free-running index `idx` in a ring of `size` bytes (a power of two).
+fn slot(idx: u32, size: usize) -> usize {
+    usize::try_from(idx).unwrap_or(0) & size.wrapping_sub(1)
+}
+
 impl ConsoleRing {
     /// The ring in `page`.
     pub fn new(page: Shared<XenconsInterface>) -> Self {
@@ -75,16 +82,16 @@ impl ConsoleRing {
         // mb: the consumer index must be read before we overwrite the slots it freed.
         fence(Ordering::SeqCst);
         let out = shared_field!(self.page, XenconsInterface, out);
-        let mut idx = prod;
-        let mut written = 0usize;
-        for &byte in data.iter().take(usize::try_from(size - used).unwrap_or(0)) {
-            let slot = usize::try_from(idx & (size - 1)).unwrap_or(0);
-            if let Some(cell) = out.get(slot) {
+        let free = usize::try_from(size.saturating_sub(used)).unwrap_or(0);
+        let written = data.len().min(free);
+        for (k, &byte) in data.iter().take(written).enumerate() {
+            // k < 2048: the offset fits and wraps like the index itself.
+            let idx = prod.wrapping_add(u32::try_from(k).unwrap_or(0));
+            if let Some(cell) = out.get(slot(idx, XENCONS_OUT_SIZE)) {
                 cell.write(byte);
             }
-            idx = idx.wrapping_add(1);
-            written += 1;
         }
+        let idx = prod.wrapping_add(u32::try_from(written).unwrap_or(0));
         // wmb: the bytes must be visible before the producer index that publishes them.
         fence(Ordering::Release);
         shared_field!(self.page, XenconsInterface, out_prod).write(idx);
@@ -121,14 +128,14 @@ impl ConsoleRing {
         // rmb: the bytes must be read after the producer index that published them.
         fence(Ordering::Acquire);
         let input = shared_field!(self.page, XenconsInterface, in_);
-        let mut idx = cons;
-        let mut n = 0usize;
-        for slot_out in buf.iter_mut().take(usize::try_from(avail).unwrap_or(0)) {
-            let slot = usize::try_from(idx & (size - 1)).unwrap_or(0);
-            *slot_out = input.get(slot).map_or(0, Shared::read);
-            idx = idx.wrapping_add(1);
-            n += 1;
+        let n = buf.len().min(usize::try_from(avail).unwrap_or(0));
+        for (k, slot_out) in buf.iter_mut().take(n).enumerate() {
+            let idx = cons.wrapping_add(u32::try_from(k).unwrap_or(0));
+            *slot_out = input
+                .get(slot(idx, XENCONS_IN_SIZE))
+                .map_or(0, Shared::read);
         }
+        let idx = cons.wrapping_add(u32::try_from(n).unwrap_or(0));
         // mb: our reads of the slots complete before the backend may reuse them.
         fence(Ordering::SeqCst);
         shared_field!(self.page, XenconsInterface, in_cons).write(idx);
@@ -151,6 +158,11 @@ impl XenconsInterface {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic is a failed test"
+)]
 mod tests {
     use super::*;
     use std::boxed::Box;

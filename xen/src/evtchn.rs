@@ -6,6 +6,8 @@
 //! pending and not masked (Mini-OS `do_hypervisor_callback`, Linux `evtchn_2l_handle_events`).
 //! The scan itself is pure: the caller supplies the words.
 
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use crate::abi::event_channel::EVTCHN_2L_NR_CHANNELS;
 use crate::abi::xen::{EVTCHN_WORDS, Port};
 
@@ -30,7 +32,7 @@ pub fn scan(sel: u64, mut take_word: impl FnMut(usize) -> u64, mut handle: impl 
     let mut words = sel;
     while words != 0 {
         let i = words.trailing_zeros();
-        words &= words - 1;
+        words &= words.wrapping_sub(1);
         let Ok(index) = usize::try_from(i) else {
             continue;
         };
@@ -40,13 +42,19 @@ pub fn scan(sel: u64, mut take_word: impl FnMut(usize) -> u64, mut handle: impl 
         let mut bits = take_word(index);
         while bits != 0 {
             let b = bits.trailing_zeros();
-            bits &= bits - 1;
-            handle(Port(i * BITS_PER_WORD + b));
+            bits &= bits.wrapping_sub(1);
+            // i < 64 and b < 64: the port is below 4096.
+            handle(Port(i.wrapping_mul(BITS_PER_WORD).wrapping_add(b)));
         }
     }
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic is a failed test"
+)]
 mod tests {
     use super::*;
     use std::vec::Vec;
