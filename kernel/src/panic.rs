@@ -144,31 +144,35 @@ pub(crate) fn fatal_trap(f: &TrapFrame) -> ! {
     let mode = if f.cs & 3 == 3 { "user" } else { "kernel" };
     let _ = writeln!(w, " ({mode} mode)");
     thread_line(&mut w);
-    let _ = writeln!(
-        w,
-        "  rip {:#018x} rsp {:#018x} rbp {:#018x} rflags {:#x}",
-        f.rip, f.rsp, f.rbp, f.rflags
-    );
-    let _ = writeln!(
-        w,
-        "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
-        f.rax, f.rbx, f.rcx, f.rdx
-    );
-    let _ = writeln!(
-        w,
-        "  rsi {:#018x} rdi {:#018x} r8  {:#018x} r9  {:#018x}",
-        f.rsi, f.rdi, f.r8, f.r9
-    );
-    let _ = writeln!(
-        w,
-        "  r10 {:#018x} r11 {:#018x} r12 {:#018x} r13 {:#018x}",
-        f.r10, f.r11, f.r12, f.r13
-    );
-    let _ = writeln!(
-        w,
-        "  r14 {:#018x} r15 {:#018x} cs {:#x} ss {:#x}",
-        f.r14, f.r15, f.cs, f.ss
-    );
+    let rows: [[(&str, u64); 4]; 5] = [
+        [
+            ("rip", f.rip),
+            ("rsp", f.rsp),
+            ("rbp", f.rbp),
+            ("rflags", f.rflags),
+        ],
+        [
+            ("rax", f.rax),
+            ("rbx", f.rbx),
+            ("rcx", f.rcx),
+            ("rdx", f.rdx),
+        ],
+        [("rsi", f.rsi), ("rdi", f.rdi), ("r8", f.r8), ("r9", f.r9)],
+        [
+            ("r10", f.r10),
+            ("r11", f.r11),
+            ("r12", f.r12),
+            ("r13", f.r13),
+        ],
+        [("r14", f.r14), ("r15", f.r15), ("cs", f.cs), ("ss", f.ss)],
+    ];
+    for row in rows {
+        let _ = write!(w, " ");
+        for (name, value) in row {
+            let _ = write!(w, " {name:<3} {value:#018x}");
+        }
+        let _ = writeln!(w);
+    }
     backtrace(&mut w, Some(f.rip), f.rbp, f.rsp);
     let _ = writeln!(w, "ferrun: crashing domain");
     crate::crash()

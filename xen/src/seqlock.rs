@@ -36,3 +36,59 @@ pub fn snapshot<S: Versioned>(src: &S) -> S::Record {
         core::hint::spin_loop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+
+    /// A record whose tag reads come from a script: models Xen writing it while we copy.
+    /// Odd tags mean "writing" (the pvclock rule).
+    struct Scripted {
+        tags: &'static [u64],
+        next: Cell<usize>,
+        copies: Cell<u64>,
+    }
+
+    impl Versioned for Scripted {
+        type Record = u64;
+        fn tag(&self) -> u64 {
+            let i = self.next.get();
+            self.next.set(i + 1);
+            self.tags[i.min(self.tags.len() - 1)]
+        }
+        fn copy(&self) -> u64 {
+            self.copies.set(self.copies.get() + 1);
+            self.copies.get()
+        }
+        fn writing(tag: u64) -> bool {
+            tag & 1 == 1
+        }
+    }
+
+    fn scripted(tags: &'static [u64]) -> Scripted {
+        Scripted {
+            tags,
+            next: Cell::new(0),
+            copies: Cell::new(0),
+        }
+    }
+
+    #[test]
+    fn retries_while_a_write_is_in_progress_or_the_tag_changes() {
+        // 1,1: writing -> retry; 2,4: changed under us -> retry; 4,4: consistent.
+        let src = scripted(&[1, 1, 2, 4, 4, 4]);
+        assert_eq!(
+            snapshot(&src),
+            3,
+            "the copy taken under a stable tag is returned"
+        );
+        assert_eq!(src.copies.get(), 3);
+    }
+
+    #[test]
+    fn copies_once_without_a_concurrent_write() {
+        let src = scripted(&[6]);
+        assert_eq!(snapshot(&src), 1);
+    }
+}
