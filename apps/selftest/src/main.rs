@@ -107,15 +107,28 @@ fn mxcsr_is_saved_per_thread() -> Outcome {
 fn tls_is_per_thread() -> Outcome {
     let main_tls = switch::tls_self();
     check!(main_tls != 0, "%fs:0 is 0 in main");
-    let other = sched::spawn("tls", switch::tls_self).map_err(|e| format!("{e}"))?;
-    let other_tls = other.join().unwrap_or(0);
+    // Each thread checks its TLS block survives switches and a sleep (the vCPU blocks
+    // and Xen saves and restores its segment state).
+    let other = sched::spawn("tls", || {
+        let before = switch::tls_self();
+        sched::sleep_ns(2_000_000);
+        (before, switch::tls_self())
+    })
+    .map_err(|e| format!("{e}"))?;
+    sched::yield_now();
+    sched::sleep_ns(3_000_000);
+    let (other_tls, other_after) = other.join().unwrap_or((0, 1));
     check!(
         other_tls != 0 && other_tls != main_tls,
         "TLS of main {main_tls:#x} and thread {other_tls:#x}"
     );
     check!(
+        other_tls == other_after,
+        "the thread's TLS moved: {other_tls:#x} -> {other_after:#x}"
+    );
+    check!(
         switch::tls_self() == main_tls,
-        "main's TLS changed across switches"
+        "main's TLS changed across switches and a sleep"
     );
     Ok(())
 }
@@ -364,8 +377,13 @@ fn context_switch_rate() -> Outcome {
         "only {n} switches for {ROUNDS} ping-pong rounds"
     );
     println!(
-        "selftest: figure context-switches-per-second {}",
-        n * 1_000_000_000 / ns.max(1)
+        "selftest: figure context-switches-per-second {} (TLS by {})",
+        n * 1_000_000_000 / ns.max(1),
+        if sched::tls_by_selector() {
+            "LDT selector"
+        } else {
+            "set_segment_base"
+        }
     );
     Ok(())
 }

@@ -57,6 +57,41 @@ pub(crate) struct ThreadInner {
     entry: spin::Mutex<Option<Box<dyn FnOnce() + Send>>>,
     joiners: super::sync::WaitQueue,
     tcb: Box<Tcb>,
+    /// LDT entry and selector of the TLS segment, when the thread has one.
+    ldt: Option<(usize, u16)>,
+}
+
+impl Drop for ThreadInner {
+    fn drop(&mut self) {
+        if let Some((index, _)) = self.ldt {
+            // An entry Xen would not clear stays allocated rather than reused.
+            if arch::ldt::set_entry(index, 0).is_ok() {
+                LDT_SLOTS.lock().give(index);
+            }
+        }
+    }
+}
+
+static LDT_SLOTS: spin::Mutex<super::tls::LdtSlots> = spin::Mutex::new(super::tls::LdtSlots::new());
+/// Set once the LDT is installed; without it every thread uses `set_segment_base`.
+static LDT_READY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Gives the TLS block at `base` an LDT segment, if the LDT is up, the base fits in a
+/// descriptor and an entry is free.
+fn tls_segment(base: u64) -> Option<(usize, u16)> {
+    if !LDT_READY.load(Ordering::Relaxed) {
+        return None;
+    }
+    let descriptor = super::tls::data_descriptor(base)?;
+    let index = LDT_SLOTS.lock().take()?;
+    let selector = super::tls::ldt_selector(index);
+    match selector {
+        Some(sel) if arch::ldt::set_entry(index, descriptor).is_ok() => Some((index, sel)),
+        _ => {
+            LDT_SLOTS.lock().give(index);
+            None
+        }
+    }
 }
 
 impl ThreadInner {
@@ -71,8 +106,8 @@ impl ThreadInner {
     fn set_state(&self, s: State) {
         self.state.store(s as u8, Ordering::Relaxed);
     }
-    fn tls(&self) -> u64 {
-        self.tcb.self_ptr
+    fn tls(&self) -> (Option<u16>, u64) {
+        (self.ldt.map(|(_, sel)| sel), self.tcb.self_ptr)
     }
 }
 
@@ -148,11 +183,17 @@ fn new_tcb(thread_id: u64) -> Box<Tcb> {
 
 /// Makes the boot stack the thread `main`. Called once by boot.
 pub(crate) fn init() -> Result<(), xen::XenError> {
+    match arch::ldt::init() {
+        Ok(()) => LDT_READY.store(true, Ordering::Relaxed),
+        Err(e) => crate::println!("ferrun: TLS by set_segment_base on every switch: {e}"),
+    }
     let (bottom, top) = arch::boot_stack();
     let guard = arch::boot_stack_guard();
     let mut s = SCHED.lock();
     let id = s.next_id;
     s.next_id += 1;
+    let tcb = new_tcb(id);
+    let ldt = tls_segment(tcb.self_ptr);
     let main = Arc::new(ThreadInner {
         id,
         name: short_name("main"),
@@ -163,9 +204,11 @@ pub(crate) fn init() -> Result<(), xen::XenError> {
         guard: Some((guard, guard + 4096)),
         entry: spin::Mutex::new(None),
         joiners: super::sync::WaitQueue::new(),
-        tcb: new_tcb(id),
+        tcb,
+        ldt,
     });
-    switch::set_tls(main.tls())?;
+    let (sel, base) = main.tls();
+    switch::set_tls(sel, base)?;
     publish_current(&main);
     s.current = Some(main);
     s.live = 1;
@@ -258,9 +301,14 @@ impl<'a> Builder<'a> {
             let v = f();
             *slot.lock() = Some(v);
         });
-        let mut s = SCHED.lock();
-        let id = s.next_id;
-        s.next_id += 1;
+        let id = {
+            let mut s = SCHED.lock();
+            let id = s.next_id;
+            s.next_id += 1;
+            id
+        };
+        let tcb = new_tcb(id);
+        let ldt = tls_segment(tcb.self_ptr);
         let inner = Arc::new(ThreadInner {
             id,
             name: short_name(self.name),
@@ -271,8 +319,10 @@ impl<'a> Builder<'a> {
             _stack: Some(stack),
             entry: spin::Mutex::new(Some(body)),
             joiners: super::sync::WaitQueue::new(),
-            tcb: new_tcb(id),
+            tcb,
+            ldt,
         });
+        let mut s = SCHED.lock();
         s.runq.push_back(inner.clone());
         s.live += 1;
         Ok(JoinHandle { inner, result })
@@ -364,6 +414,12 @@ pub(crate) fn block() {
     switch_away(State::Blocked);
 }
 
+/// True when thread TLS blocks are made current with LDT selectors (no hypercall per
+/// switch); false when every switch uses `set_segment_base`.
+pub fn tls_by_selector() -> bool {
+    LDT_READY.load(Ordering::Relaxed) && current().ldt.is_some()
+}
+
 /// Context switches so far.
 pub fn switches() -> u64 {
     SCHED.lock().switches
@@ -411,7 +467,7 @@ fn switch_away(new_state: State) {
             }
             let save = me.rsp.as_ptr();
             let load = next.rsp.load(Ordering::Relaxed);
-            let tls = next.tls();
+            let (tls_sel, tls_base) = next.tls();
             publish_current(&next);
             s.current = Some(next);
             s.switches += 1;
@@ -419,7 +475,7 @@ fn switch_away(new_state: State) {
             // reference to it may stay on this stack, which may be freed while we are away.
             drop(me);
             drop(s);
-            if let Err(e) = switch::set_tls(tls) {
+            if let Err(e) = switch::set_tls(tls_sel, tls_base) {
                 crate::println!("ferrun: set_segment_base(FS) failed: {e}");
             }
             // SAFETY: `save` points into the current thread's ThreadInner, kept alive by the

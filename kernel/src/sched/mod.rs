@@ -9,6 +9,8 @@
 
 #[forbid(unsafe_code)]
 pub mod frame;
+#[forbid(unsafe_code)]
+pub mod tls;
 
 #[cfg(target_os = "none")]
 mod imp;

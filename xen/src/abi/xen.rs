@@ -43,6 +43,7 @@ pub mod hypercall {
     pub const STACK_SWITCH: u32 = 3;
     pub const SET_CALLBACKS: u32 = 4;
     pub const FPU_TASKSWITCH: u32 = 5;
+    pub const UPDATE_DESCRIPTOR: u32 = 10;
     pub const MEMORY_OP: u32 = 12;
     pub const MULTICALL: u32 = 13;
     pub const UPDATE_VA_MAPPING: u32 = 14;
@@ -98,6 +99,7 @@ pub mod mmuext {
     pub const NEW_BASEPTR: u32 = 5;
     pub const TLB_FLUSH_LOCAL: u32 = 6;
     pub const INVLPG_LOCAL: u32 = 7;
+    pub const SET_LDT: u32 = 13;
     pub const NEW_USER_BASEPTR: u32 = 15;
 }
 

@@ -6,6 +6,7 @@
 pub(crate) mod boot;
 pub(crate) mod events;
 pub mod hypercall;
+pub(crate) mod ldt;
 pub(crate) mod mm;
 pub mod probe;
 pub(crate) mod runstate;

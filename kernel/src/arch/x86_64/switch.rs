@@ -81,13 +81,23 @@ pub(crate) unsafe fn write_frame(frame: &crate::sched::frame::InitialFrame) {
 
 static FS_BASE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
-/// Points FS at a thread's TLS block (one hypercall, skipped when unchanged).
-pub(crate) fn set_tls(base: u64) -> Result<(), xen::XenError> {
+/// Points FS at a thread's TLS block at `base`: by loading `selector` (an LDT data
+/// segment whose base is `base`) when the thread has one, else with
+/// `set_segment_base(SEGBASE_FS)`, a hypercall. Skipped when FS already points there.
+pub(crate) fn set_tls(selector: Option<u16>, base: u64) -> Result<(), xen::XenError> {
     use core::sync::atomic::Ordering;
     if FS_BASE.load(Ordering::Relaxed) == base {
         return Ok(());
     }
-    super::hypercall::set_fs_base(base)?;
+    match selector {
+        Some(sel) => super::ldt::load_fs(sel),
+        None => {
+            // A null selector first, so that no LDT selector stays loaded under a base
+            // set by hypercall.
+            super::ldt::load_fs(0);
+            super::hypercall::set_fs_base(base)?;
+        }
+    }
     FS_BASE.store(base, Ordering::Relaxed);
     Ok(())
 }
