@@ -5,3 +5,6 @@
 
 guest_run hello ../images/hello hello.expect poweroff 'cmdline = "ferrun-boot-test x=1"'
 guest_run crash ../images/crash crash.expect crash
+# W^X at run time: a store into code and a call into stack data both fault.
+guest_run wx-write ../images/wx wx-write.expect crash 'cmdline = "write-code"'
+guest_run wx-exec ../images/wx wx-exec.expect crash 'cmdline = "run-data"'

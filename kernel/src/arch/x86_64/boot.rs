@@ -113,6 +113,14 @@ unsafe extern "C" {
     pub(crate) static shared_info_page: [u8; 4096];
     /// End of the image (linker script).
     pub(crate) static __image_end: u8;
+    /// Code (linker script).
+    pub(crate) static __text_start: u8;
+    /// End of code.
+    pub(crate) static __text_end: u8;
+    /// Read-only data (linker script).
+    pub(crate) static __rodata_start: u8;
+    /// End of read-only data.
+    pub(crate) static __rodata_end: u8;
     /// Guard page below the kernel stack.
     pub(crate) static kernel_stack_guard: [u8; 4096];
     /// Top of the kernel stack.

@@ -13,6 +13,18 @@ use xen::abi::xen::{DomId, MMU_NORMAL_PT_UPDATE, MmuUpdate, PAGE_SHIFT, hypercal
 
 /// Present.
 const PTE_PRESENT: u64 = 1 << 0;
+/// Writable.
+const PTE_RW: u64 = 1 << 1;
+/// No-execute (bit 63), when the CPU and Xen support it.
+const PTE_NX: u64 = 1 << 63;
+
+/// `PTE_NX` once boot found that Xen accepts it, else 0: or-ed into every data mapping.
+static NX: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The no-execute bit to put in data mappings (0 when unsupported).
+pub(crate) fn nx() -> u64 {
+    NX.load(core::sync::atomic::Ordering::Relaxed)
+}
 /// Present, read-only, user (a PV kernel runs in ring 3): how page-table pages are mapped.
 const PTE_KERNEL_RO: u64 = 0x5;
 /// Bits 12..51 of an entry: the machine frame.
@@ -203,7 +215,42 @@ impl PageTables {
                     let mfn = self.p2m.mfn(pfn).ok_or(MapError::NoFrameForTable)?;
                     batch[n] = MmuUpdate {
                         ptr: ((table_mfn << PAGE_SHIFT) + idx * 8) | MMU_NORMAL_PT_UPDATE,
-                        val: (mfn << PAGE_SHIFT) | PTE_KERNEL_RW,
+                        val: (mfn << PAGE_SHIFT) | PTE_KERNEL_RW | nx(),
+                    };
+                    n += 1;
+                }
+                pfn += 1;
+            }
+            mmu_update(&batch[..n])?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites every present leaf entry for frames `[start, end)` to `perm(pfn, entry)`,
+    /// an L1 table at a time. Regions without page tables are skipped.
+    pub(crate) fn protect(
+        &self,
+        start: u64,
+        end: u64,
+        perm: &dyn Fn(u64, u64) -> u64,
+    ) -> Result<(), MapError> {
+        let mut pfn = start;
+        while pfn < end {
+            let l1_end = ((pfn / ENTRIES) + 1) * ENTRIES;
+            let Some((l1_mfn, l1_va)) = self.l1_for(pfn << PAGE_SHIFT) else {
+                pfn = l1_end;
+                continue;
+            };
+            let mut batch = [MmuUpdate { ptr: 0, val: 0 }; ENTRIES as usize];
+            let mut n = 0;
+            while pfn < end.min(l1_end) {
+                let idx = index(pfn << PAGE_SHIFT, 1);
+                let old = read_entry(l1_va, idx);
+                let new = perm(pfn, old);
+                if old & PTE_PRESENT != 0 && new != old {
+                    batch[n] = MmuUpdate {
+                        ptr: ((l1_mfn << PAGE_SHIFT) + idx * 8) | MMU_NORMAL_PT_UPDATE,
+                        val: new,
                     };
                     n += 1;
                 }
@@ -227,7 +274,7 @@ impl PageTables {
         unsafe {
             update_va_mapping(
                 pfn << PAGE_SHIFT,
-                (mfn << PAGE_SHIFT) | PTE_KERNEL_RW,
+                (mfn << PAGE_SHIFT) | PTE_KERNEL_RW | nx(),
                 uvmf::INVLPG,
             )
         }
@@ -245,4 +292,46 @@ impl P2mLookup {
         let e = read_entry(l1, index(va, 1));
         (e & PTE_PRESENT != 0).then_some((e & PTE_ADDR_MASK) >> PAGE_SHIFT)
     }
+}
+
+/// W^X for the image and everything Xen's builder mapped: code read-only and executable,
+/// read-only data read-only, everything else no-execute (writability left as it is: page
+/// tables and other pages Xen made read-only stay so). Returns whether no-execute is in
+/// force: if Xen refuses the NX bit, the image is protected without it.
+pub(crate) fn harden(
+    tables: &PageTables,
+    end_pfn: u64,
+    text: (u64, u64),
+    rodata: (u64, u64),
+) -> Result<bool, MapError> {
+    let page = |va: u64| va >> PAGE_SHIFT;
+    let (text_lo, text_hi) = (
+        page(text.0),
+        page(text.1.div_ceil(1 << PAGE_SHIFT) << PAGE_SHIFT),
+    );
+    let (ro_lo, ro_hi) = (
+        page(rodata.0),
+        page(rodata.1.div_ceil(1 << PAGE_SHIFT) << PAGE_SHIFT),
+    );
+    for nx_bit in [PTE_NX, 0] {
+        let perm = |pfn: u64, old: u64| -> u64 {
+            let base = old & !(PTE_RW | PTE_NX);
+            if (text_lo..text_hi).contains(&pfn) {
+                base
+            } else if (ro_lo..ro_hi).contains(&pfn) {
+                base | nx_bit
+            } else {
+                (old & !PTE_NX) | nx_bit
+            }
+        };
+        match tables.protect(0, end_pfn, &perm) {
+            Ok(()) => {
+                NX.store(nx_bit, core::sync::atomic::Ordering::Relaxed);
+                return Ok(nx_bit != 0);
+            }
+            Err(MapError::Xen(_)) if nx_bit != 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }

@@ -110,7 +110,7 @@ fn map_shared_info(machine_addr: u64) -> Result<Shared<SharedInfo>, XenError> {
     let va = (&raw const boot::shared_info_page) as u64;
     // SAFETY: `shared_info_page` is a page of .bss reserved for this and used through
     // nothing else; Xen gives us the shared_info frame to map (start_info.shared_info).
-    unsafe { update_va_mapping(va, machine_addr | PTE_KERNEL_RW, uvmf::INVLPG)? };
+    unsafe { update_va_mapping(va, machine_addr | PTE_KERNEL_RW | mm::nx(), uvmf::INVLPG)? };
     // SAFETY: the page is now mapped to shared_info for the life of the domain, 4096 bytes
     // (> size_of SharedInfo), page aligned; it is accessed only through `Shared`.
     Ok(unsafe { Shared::new(va as *mut SharedInfo) })
@@ -195,6 +195,21 @@ extern "C" fn boot_entry(si: *const StartInfo, xen_stack: u64) -> ! {
         Ok(m) => m,
         Err(e) => fatal("memory setup", &e),
     };
+    if let Some(tables) = crate::mm::tables() {
+        let text = (
+            (&raw const boot::__text_start) as u64,
+            (&raw const boot::__text_end) as u64,
+        );
+        let rodata = (
+            (&raw const boot::__rodata_start) as u64,
+            (&raw const boot::__rodata_end) as u64,
+        );
+        match mm::harden(&tables, si.nr_pages, text, rodata) {
+            Ok(true) => {}
+            Ok(false) => crate::println!("ferrun: no-execute pages unavailable; code is read-only"),
+            Err(e) => fatal("write-protecting the image", &e),
+        }
+    }
     let mm_end = crate::time::now_ns();
     crate::event::init();
     if let Err(e) = crate::time::init() {
