@@ -95,11 +95,19 @@ pub struct BootTimes {
 
 #[cfg(target_os = "none")]
 static BOOT_TIMES: spin::Once<BootTimes> = spin::Once::new();
+/// System time when the app's main was called.
+#[cfg(target_os = "none")]
+static MAIN_AT_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// Where boot spent its time.
 #[cfg(target_os = "none")]
 pub fn boot_times() -> BootTimes {
-    BOOT_TIMES.get().copied().unwrap_or_default()
+    let t = BOOT_TIMES.get().copied().unwrap_or_default();
+    let main_at = MAIN_AT_NS.load(core::sync::atomic::Ordering::Relaxed);
+    BootTimes {
+        main_ns: main_at.saturating_sub(t.entry_ns),
+        ..t
+    }
 }
 
 /// Keeps what boot learned, for [`boot_info`], [`mem_info`] and [`boot_times`].
@@ -107,19 +115,13 @@ pub fn boot_times() -> BootTimes {
 fn record_boot(info: BootInfo, mem: mm::MemInfo, times: BootTimes) {
     BOOT_INFO.call_once(|| info);
     MEM_INFO.call_once(|| mem);
-    BOOT_TIMES_PENDING.call_once(|| times);
+    BOOT_TIMES.call_once(|| times);
 }
-
-#[cfg(target_os = "none")]
-static BOOT_TIMES_PENDING: spin::Once<BootTimes> = spin::Once::new();
 
 /// Runs the app (in user mode, as thread `main`) and powers off when it returns.
 #[cfg(target_os = "none")]
 fn run_app() -> ! {
-    if let Some(t) = BOOT_TIMES_PENDING.get() {
-        let main_ns = time::now_ns().saturating_sub(t.entry_ns);
-        BOOT_TIMES.call_once(|| BootTimes { main_ns, ..*t });
-    }
+    MAIN_AT_NS.store(time::now_ns(), core::sync::atomic::Ordering::Relaxed);
     // SAFETY: `__ferrun_app_main` is defined by the app crate through `main!` with this
     // exact signature (a link error otherwise).
     unsafe { __ferrun_app_main() };

@@ -181,32 +181,50 @@ fn new_tcb(thread_id: u64) -> Box<Tcb> {
     tcb
 }
 
+/// A thread record with a fresh id, TLS block and (if possible) TLS segment. Without a
+/// stack of its own the thread is the one running on the boot stack.
+fn new_thread(
+    name: &str,
+    rsp: u64,
+    state: State,
+    stack: Option<Stack>,
+    entry: Option<Box<dyn FnOnce() + Send>>,
+) -> Arc<ThreadInner> {
+    let id = {
+        let mut s = SCHED.lock();
+        let id = s.next_id;
+        s.next_id += 1;
+        id
+    };
+    let (bounds, guard) = match &stack {
+        Some(st) => ((st.bottom(), st.top()), st.guard()),
+        None => (arch::boot_stack(), arch::boot_stack_guard()),
+    };
+    let tcb = new_tcb(id);
+    let ldt = tls_segment(tcb.self_ptr);
+    Arc::new(ThreadInner {
+        id,
+        name: short_name(name),
+        rsp: AtomicU64::new(rsp),
+        state: AtomicU8::new(state as u8),
+        _stack: stack,
+        bounds,
+        guard: Some((guard, guard + 4096)),
+        entry: spin::Mutex::new(entry),
+        joiners: super::sync::WaitQueue::new(),
+        tcb,
+        ldt,
+    })
+}
+
 /// Makes the boot stack the thread `main`. Called once by boot.
 pub(crate) fn init() -> Result<(), xen::XenError> {
     match arch::ldt::init() {
         Ok(()) => LDT_READY.store(true, Ordering::Relaxed),
         Err(e) => crate::println!("ferrun: TLS by set_segment_base on every switch: {e}"),
     }
-    let (bottom, top) = arch::boot_stack();
-    let guard = arch::boot_stack_guard();
+    let main = new_thread("main", 0, State::Running, None, None);
     let mut s = SCHED.lock();
-    let id = s.next_id;
-    s.next_id += 1;
-    let tcb = new_tcb(id);
-    let ldt = tls_segment(tcb.self_ptr);
-    let main = Arc::new(ThreadInner {
-        id,
-        name: short_name("main"),
-        rsp: AtomicU64::new(0),
-        state: AtomicU8::new(State::Running as u8),
-        _stack: None,
-        bounds: (bottom, top),
-        guard: Some((guard, guard + 4096)),
-        entry: spin::Mutex::new(None),
-        joiners: super::sync::WaitQueue::new(),
-        tcb,
-        ldt,
-    });
     let (sel, base) = main.tls();
     switch::set_tls(sel, base)?;
     publish_current(&main);
@@ -301,27 +319,13 @@ impl<'a> Builder<'a> {
             let v = f();
             *slot.lock() = Some(v);
         });
-        let id = {
-            let mut s = SCHED.lock();
-            let id = s.next_id;
-            s.next_id += 1;
-            id
-        };
-        let tcb = new_tcb(id);
-        let ldt = tls_segment(tcb.self_ptr);
-        let inner = Arc::new(ThreadInner {
-            id,
-            name: short_name(self.name),
-            rsp: AtomicU64::new(frame.rsp),
-            state: AtomicU8::new(State::Runnable as u8),
-            bounds: (stack.bottom(), stack.top()),
-            guard: Some((stack.guard(), stack.guard() + 4096)),
-            _stack: Some(stack),
-            entry: spin::Mutex::new(Some(body)),
-            joiners: super::sync::WaitQueue::new(),
-            tcb,
-            ldt,
-        });
+        let inner = new_thread(
+            self.name,
+            frame.rsp,
+            State::Runnable,
+            Some(stack),
+            Some(body),
+        );
         let mut s = SCHED.lock();
         s.runq.push_back(inner.clone());
         s.live += 1;
