@@ -1,6 +1,7 @@
-//! crash: exercises the crash path. Calls a few named functions deep and dereferences a
-//! null pointer there; the kernel must print the trap report (trap number, error code,
-//! faulting address, registers, backtrace) and shut the domain down with reason crash.
+//! crash: exercises the crash path. A thread named `crasher` calls a few named functions
+//! deep and dereferences a null pointer there; the kernel must print the trap report (trap
+//! number, error code, faulting address, thread, registers, backtrace) and shut the domain
+//! down with reason crash.
 #![no_std]
 #![no_main]
 
@@ -8,9 +9,11 @@ kernel::main!(main);
 
 fn main() {
     kernel::println!("crash: about to dereference a null pointer three calls deep");
-    let depth = crash_level_one(3);
-    // Not reached: the fault ends the domain.
-    kernel::println!("crash: survived at depth {depth}");
+    match kernel::sched::spawn("crasher", || crash_level_one(3)) {
+        // Not reached: the fault ends the domain.
+        Ok(h) => kernel::println!("crash: survived with {:?}", h.join()),
+        Err(e) => kernel::println!("crash: cannot start thread 'crasher': {e}"),
+    }
 }
 
 #[inline(never)]
