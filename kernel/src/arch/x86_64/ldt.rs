@@ -5,7 +5,6 @@
 //! and the LDT is installed with `MMUEXT_SET_LDT`.
 
 use super::hypercall::{hypercall3, mmuext_op};
-use super::mm::P2mLookup;
 use super::update_va_mapping;
 use crate::sched::tls::LDT_ENTRIES;
 use core::arch::asm;
@@ -51,10 +50,11 @@ pub(crate) fn init() -> Result<(), LdtError> {
     // SAFETY: the frames were just taken from the allocator for the LDT alone, and are
     // mapped writable at their identity VA (alloc_run_low maps them).
     unsafe { core::ptr::write_bytes(va as *mut u8, 0, LDT_PAGES * PAGE_SIZE) };
+    let tables = crate::mm::tables().ok_or(LdtError::NoMemory)?;
     let mut mfns = [0u64; LDT_PAGES];
     for (i, mfn) in mfns.iter_mut().enumerate() {
         let page = va + (i * PAGE_SIZE) as u64;
-        *mfn = P2mLookup::mfn_of_va(page).ok_or(XenError::Inval)?;
+        *mfn = tables.mfn((pfn + i) as u64).ok_or(XenError::Inval)?;
         // SAFETY: nothing writes these pages from now on except Xen (update_descriptor);
         // Xen accepts descriptor pages only without writable mappings.
         unsafe { update_va_mapping(page, (*mfn << 12) | PTE_RO, uvmf::INVLPG)? };

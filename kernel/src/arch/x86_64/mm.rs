@@ -153,6 +153,11 @@ impl PageTables {
         Some((mfn, table_va))
     }
 
+    /// The machine frame behind our frame `pfn` (the P2M).
+    pub(crate) fn mfn(&self, pfn: u64) -> Option<u64> {
+        self.p2m.mfn(pfn)
+    }
+
     /// True when `va` is mapped.
     pub(crate) fn is_mapped(&self, va: u64) -> bool {
         self.l1_for(va)
@@ -278,19 +283,6 @@ impl PageTables {
                 uvmf::INVLPG,
             )
         }
-    }
-}
-
-/// MFN lookups for boot, before the P2M is wrapped.
-pub(crate) struct P2mLookup;
-
-impl P2mLookup {
-    /// The MFN mapped at `va` (a page of the start-of-day mapping), by walking the tables.
-    pub(crate) fn mfn_of_va(va: u64) -> Option<u64> {
-        let tables = crate::mm::tables()?;
-        let (_, l1) = tables.l1_for(va)?;
-        let e = read_entry(l1, index(va, 1));
-        (e & PTE_PRESENT != 0).then_some((e & PTE_ADDR_MASK) >> PAGE_SHIFT)
     }
 }
 

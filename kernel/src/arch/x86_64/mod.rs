@@ -249,7 +249,9 @@ fn enter_user(pt_base: u64) -> Result<core::convert::Infallible, XenError> {
         xen::abi::xen::FLAT_KERNEL_SS,
         (&raw const boot::kernel_stack_top) as u64,
     )?;
-    let l4_mfn = mm::P2mLookup::mfn_of_va(pt_base).ok_or(XenError::Inval)?;
+    let l4_mfn = crate::mm::tables()
+        .and_then(|t| t.mfn(pt_base >> xen::abi::xen::PAGE_SHIFT))
+        .ok_or(XenError::Inval)?;
     let op = xen::abi::xen::MmuextOp {
         cmd: xen::abi::xen::mmuext::NEW_USER_BASEPTR,
         arg1: l4_mfn,
