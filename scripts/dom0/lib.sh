@@ -21,22 +21,6 @@ case ":$PATH:" in
     *) PATH=/usr/lib/xen-4.17/bin:$PATH ;;
 esac
 
-# xl, run again when the dynamic loader itself failed. Seen once on the testbed:
-# `Inconsistency detected by ld.so: dl-version.c: 204: _dl_check_map_versions` and exit
-# status 127 from `xl unpause`, which had run fine for eight guests before. ld.so fails
-# before xl's main runs, so nothing was done and a second run is safe; other failures
-# are returned as they are.
-xl() {
-    local try rc
-    for try in 1 2 3; do
-        command xl "$@"
-        rc=$?
-        [ "$rc" -eq 127 ] || return "$rc"
-        printf '@@NOTE xl %s: exit 127 (dynamic loader failure?), attempt %s of 3\n' "$1" "$try" >&2
-    done
-    return "$rc"
-}
-
 FERRUN_RUN=/run/ferrun                       # per-guest state, generated xl configs
 FERRUN_CONSOLE_DIR=/var/log/xen/console      # xenconsoled --log=guest writes guest-NAME.log
 FERRUN_CONSOLE_TIMEOUT=${FERRUN_CONSOLE_TIMEOUT:-30} # default guest_expect timeout (s)

@@ -22,6 +22,24 @@ else
     step dom0-pin dom0 fail "xl vcpu-pin failed"
 fi
 
+# The emulated platform must keep dom0 processes' vector registers across vCPU switches on
+# one pCPU (see ci/tools/fpcheck.c): two checkers on each dom0 vCPU, both vCPUs on pCPU 0.
+fp_pids=()
+for i in 1 2 3 4; do
+    taskset -c $((i % 2)) ../tools/fpcheck "$i" 8 >"/tmp/fpcheck.$i" 2>&1 &
+    fp_pids+=($!)
+done
+fp_bad=0
+for pid in "${fp_pids[@]}"; do
+    wait "$pid" || fp_bad=$((fp_bad + 1))
+done
+fp_out=$(cat /tmp/fpcheck.[1-4] | sed 's/^fpcheck //' | paste -sd ';')
+if [ "$fp_bad" -eq 0 ]; then
+    step dom0-fpu dom0 pass "vector state kept: $fp_out"
+else
+    step dom0-fpu dom0 fail "$fp_bad of 4 checkers saw corrupted vector state: $fp_out"
+fi
+
 guest_run spin-alone ../images/spin spin.expect poweroff 'cpus = "1"' 'cmdline = "spin=10"'
 steal_check spin-alone 0 10
 
