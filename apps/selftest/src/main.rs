@@ -133,6 +133,103 @@ fn tls_is_per_thread() -> Outcome {
     Ok(())
 }
 
+/// Once every LDT entry is taken, new threads make their TLS block current with
+/// `set_segment_base` on each switch; switches between threads of both kinds keep every
+/// thread's own TLS, and the entries are reused once their threads are gone.
+fn tls_falls_back_to_set_segment_base_when_the_ldt_is_full() -> Outcome {
+    const BATCH: usize = 256;
+    const FALLBACKS: u64 = 4;
+    struct Gate {
+        open: Mutex<bool>,
+        opened: Condvar,
+        by_hypercall: AtomicU64,
+        moved: AtomicU64,
+    }
+    let main_tls = switch::tls_self();
+    let gate = Arc::new(Gate {
+        open: Mutex::new(false),
+        opened: Condvar::new(),
+        by_hypercall: AtomicU64::new(0),
+        moved: AtomicU64::new(0),
+    });
+    let mut threads = Vec::new();
+    // Spawn in batches; each batch runs up to the gate, so that every thread has said how
+    // its TLS is made current before the next batch is created.
+    while gate.by_hypercall.load(Ordering::Relaxed) < FALLBACKS {
+        check!(
+            threads.len() < 3 * sched::tls::LDT_ENTRIES,
+            "no fallback after {} threads",
+            threads.len()
+        );
+        for _ in 0..BATCH {
+            let g = gate.clone();
+            let h = Builder::new("ldt-full")
+                .stack_pages(2)
+                .spawn(move || {
+                    let mine = switch::tls_self();
+                    if !sched::tls_by_selector() {
+                        g.by_hypercall.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let mut open = g.open.lock();
+                    while !*open {
+                        open = g.opened.wait(open);
+                    }
+                    drop(open);
+                    for _ in 0..3 {
+                        sched::yield_now();
+                        if switch::tls_self() != mine {
+                            g.moved.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    mine
+                })
+                .map_err(|e| format!("thread {}: {e}", threads.len()))?;
+            threads.push(h);
+        }
+        sched::yield_now();
+    }
+    *gate.open.lock() = true;
+    gate.opened.notify_all();
+    let spawned = threads.len();
+    let mut tls: Vec<u64> = threads.into_iter().filter_map(|h| h.join()).collect();
+    check!(
+        tls.len() == spawned,
+        "{} of {spawned} threads ended with a result",
+        tls.len()
+    );
+    let by_hypercall = gate.by_hypercall.load(Ordering::Relaxed);
+    let moved = gate.moved.load(Ordering::Relaxed);
+    check!(
+        (by_hypercall as usize) < spawned,
+        "all {spawned} threads used set_segment_base: the LDT was never used"
+    );
+    check!(
+        moved == 0,
+        "{moved} times a thread's TLS moved across a switch"
+    );
+    tls.sort_unstable();
+    tls.dedup();
+    check!(
+        tls.len() == spawned && !tls.contains(&0) && !tls.contains(&main_tls),
+        "{} distinct TLS blocks among {spawned} threads",
+        tls.len()
+    );
+    check!(
+        switch::tls_self() == main_tls,
+        "main's TLS moved to {:#x}",
+        switch::tls_self()
+    );
+    let again = sched::spawn("ldt-again", sched::tls_by_selector)
+        .map_err(|e| format!("{e}"))?
+        .join();
+    check!(
+        again == Some(true),
+        "a thread spawned after the others ended got no LDT entry back"
+    );
+    println!("selftest: figure ldt-fallback threads {spawned} by-set_segment_base {by_hypercall}");
+    Ok(())
+}
+
 fn ten_thousand_threads_without_leaking_pages() -> Outcome {
     const BATCH: usize = 100;
     let counter = Arc::new(AtomicU64::new(0));
@@ -399,6 +496,10 @@ const TESTS: &[Test] = &[
     ("alignment_in_64_threads", alignment_in_64_threads),
     ("mxcsr_is_saved_per_thread", mxcsr_is_saved_per_thread),
     ("tls_is_per_thread", tls_is_per_thread),
+    (
+        "tls_falls_back_to_set_segment_base_when_the_ldt_is_full",
+        tls_falls_back_to_set_segment_base_when_the_ldt_is_full,
+    ),
     (
         "ten_thousand_threads_without_leaking_pages",
         ten_thousand_threads_without_leaking_pages,
