@@ -86,10 +86,16 @@ impl Versioned for WallClock {
 
 /// Wall-clock time: ns since the Unix epoch (Xen's wall clock, including `wc_sec_hi`).
 pub fn wallclock_ns() -> u128 {
-    let Some(s) = arch::shared_info() else {
-        return 0;
-    };
-    snapshot(&WallClock(s)).at(now_ns())
+    now_and_wallclock_ns().1
+}
+
+/// The monotonic clock and the wall clock at the same instant, from one pvclock reading:
+/// `(ns since boot, ns since the Unix epoch)`. Their difference changes only when Xen's
+/// wall-clock base does (dom0 setting the time).
+pub fn now_and_wallclock_ns() -> (u64, u128) {
+    let now = now_ns();
+    let wall = arch::shared_info().map_or(0, |s| snapshot(&WallClock(s)).at(now));
+    (now, wall)
 }
 
 /// Binds VIRQ_TIMER (its events only wake the idle loop) and registers the runstate area
