@@ -8,10 +8,10 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use crate::abi::console::{XENCONS_IN_SIZE, XENCONS_OUT_SIZE, XenconsInterface};
+use crate::ring::{self, Overrun};
 use crate::shared::Shared;
 use crate::shared_field;
 use core::fmt;
-use core::sync::atomic::{Ordering, fence};
 
 /// A console ring the backend has corrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +48,6 @@ pub struct ConsoleRing {
     page: Shared<XenconsInterface>,
 }
 
-fn ring_size_u32(size: usize) -> u32 {
-    u32::try_from(size).unwrap_or(u32::MAX)
-}
-
-/// The slot of free-running index `idx` in a ring of `size` bytes (a power of two).
-fn slot(idx: u32, size: usize) -> usize {
-    usize::try_from(idx).unwrap_or(0) & size.wrapping_sub(1)
-}
-
 impl ConsoleRing {
     /// The ring in `page`.
     pub fn new(page: Shared<XenconsInterface>) -> Self {
@@ -70,31 +61,9 @@ impl ConsoleRing {
     pub fn write(&self, data: &[u8]) -> Result<usize, ConsoleError> {
         let cons = shared_field!(self.page, XenconsInterface, out_cons).read();
         let prod = shared_field!(self.page, XenconsInterface, out_prod).read();
-        let size = ring_size_u32(XENCONS_OUT_SIZE);
-        let used = prod.wrapping_sub(cons);
-        if used > size {
-            return Err(ConsoleError::BadIndices {
-                ring: "out",
-                cons,
-                prod,
-            });
-        }
-        // mb: the consumer index must be read before we overwrite the slots it freed.
-        fence(Ordering::SeqCst);
         let out = shared_field!(self.page, XenconsInterface, out);
-        let free = usize::try_from(size.saturating_sub(used)).unwrap_or(0);
-        let written = data.len().min(free);
-        for (k, &byte) in data.iter().take(written).enumerate() {
-            // k < 2048: the offset fits and wraps like the index itself.
-            let idx = prod.wrapping_add(u32::try_from(k).unwrap_or(0));
-            if let Some(cell) = out.get(slot(idx, XENCONS_OUT_SIZE)) {
-                cell.write(byte);
-            }
-        }
-        let idx = prod.wrapping_add(u32::try_from(written).unwrap_or(0));
-        // wmb: the bytes must be visible before the producer index that publishes them.
-        fence(Ordering::Release);
-        shared_field!(self.page, XenconsInterface, out_prod).write(idx);
+        let (written, prod) = ring::produce(out, cons, prod, data).map_err(bad("out"))?;
+        shared_field!(self.page, XenconsInterface, out_prod).write(prod);
         Ok(written)
     }
 
@@ -102,45 +71,24 @@ impl ConsoleRing {
     pub fn drained(&self) -> Result<bool, ConsoleError> {
         let cons = shared_field!(self.page, XenconsInterface, out_cons).read();
         let prod = shared_field!(self.page, XenconsInterface, out_prod).read();
-        if prod.wrapping_sub(cons) > ring_size_u32(XENCONS_OUT_SIZE) {
-            return Err(ConsoleError::BadIndices {
-                ring: "out",
-                cons,
-                prod,
-            });
-        }
-        Ok(cons == prod)
+        let left = ring::pending::<XENCONS_OUT_SIZE>(cons, prod).map_err(bad("out"))?;
+        Ok(left == 0)
     }
 
     /// Copies pending input into `buf`; returns the number of bytes read.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, ConsoleError> {
         let cons = shared_field!(self.page, XenconsInterface, in_cons).read();
         let prod = shared_field!(self.page, XenconsInterface, in_prod).read();
-        let size = ring_size_u32(XENCONS_IN_SIZE);
-        let avail = prod.wrapping_sub(cons);
-        if avail > size {
-            return Err(ConsoleError::BadIndices {
-                ring: "in",
-                cons,
-                prod,
-            });
-        }
-        // rmb: the bytes must be read after the producer index that published them.
-        fence(Ordering::Acquire);
         let input = shared_field!(self.page, XenconsInterface, in_);
-        let n = buf.len().min(usize::try_from(avail).unwrap_or(0));
-        for (k, slot_out) in buf.iter_mut().take(n).enumerate() {
-            let idx = cons.wrapping_add(u32::try_from(k).unwrap_or(0));
-            *slot_out = input
-                .get(slot(idx, XENCONS_IN_SIZE))
-                .map_or(0, Shared::read);
-        }
-        let idx = cons.wrapping_add(u32::try_from(n).unwrap_or(0));
-        // mb: our reads of the slots complete before the backend may reuse them.
-        fence(Ordering::SeqCst);
-        shared_field!(self.page, XenconsInterface, in_cons).write(idx);
+        let (n, cons) = ring::consume(input, cons, prod, buf).map_err(bad("in"))?;
+        shared_field!(self.page, XenconsInterface, in_cons).write(cons);
         Ok(n)
     }
+}
+
+/// Names the ring of an [`Overrun`].
+fn bad(ring: &'static str) -> impl Fn(Overrun) -> ConsoleError {
+    move |Overrun { cons, prod }| ConsoleError::BadIndices { ring, cons, prod }
 }
 
 impl XenconsInterface {

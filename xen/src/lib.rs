@@ -17,6 +17,7 @@ pub mod console;
 pub mod error;
 pub mod evtchn;
 pub mod pvclock;
+pub mod ring;
 pub mod runstate;
 pub mod seqlock;
 pub mod shared;
