@@ -21,5 +21,6 @@ pub mod ring;
 pub mod runstate;
 pub mod seqlock;
 pub mod shared;
+pub mod xenstore;
 
 pub use error::XenError;

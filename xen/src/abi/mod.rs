@@ -15,6 +15,7 @@ pub mod sched;
 pub mod vcpu;
 pub mod version;
 pub mod xen;
+pub mod xenstore;
 
 /// The layout of one ABI struct, as checked at compile time.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +66,7 @@ macro_rules! assert_layout {
 
 /// Every checked ABI struct, for the comparison with libxen-dev.
 pub fn all_layouts() -> &'static [StructLayout] {
-    use self::{console::*, event_channel::*, sched::*, vcpu::*, xen::*};
+    use self::{console::*, event_channel::*, sched::*, vcpu::*, xen::*, xenstore::*};
     &[
         StartInfo::LAYOUT,
         SharedInfo::LAYOUT,
@@ -81,6 +82,8 @@ pub fn all_layouts() -> &'static [StructLayout] {
         VcpuRunstateInfo::LAYOUT,
         VcpuRegisterRunstateMemoryArea::LAYOUT,
         XenconsInterface::LAYOUT,
+        XsdSockmsg::LAYOUT,
+        XenstoreDomainInterface::LAYOUT,
         SchedShutdown::LAYOUT,
         SchedPoll::LAYOUT,
         EvtchnAllocUnbound::LAYOUT,
