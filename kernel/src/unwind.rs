@@ -27,7 +27,7 @@ pub fn walk(
 ) {
     for _ in 0..max {
         let in_bounds = rbp >= lo && rbp.checked_add(16).is_some_and(|end| end <= hi);
-        if rbp == 0 || rbp % 8 != 0 || !in_bounds {
+        if rbp == 0 || !rbp.is_multiple_of(8) || !in_bounds {
             return;
         }
         let next = read(rbp);

@@ -105,7 +105,10 @@ impl<T> Shared<T> {
             "field out of bounds"
         );
         let addr = self.ptr.as_ptr() as usize + offset;
-        assert!(addr % core::mem::align_of::<F>() == 0, "misaligned field");
+        assert!(
+            addr.is_multiple_of(core::mem::align_of::<F>()),
+            "misaligned field"
+        );
         // SAFETY: the field lies inside the `T` this Shared points to (checked above), so it
         // inherits its validity for as long as `self` is valid; it is aligned (checked).
         unsafe { Shared::new(addr as *mut F) }

@@ -23,7 +23,7 @@ fn main() {
         let mut block = Vec::with_capacity(1 << 20);
         block.push(blocks.len() as u8);
         blocks.push(block);
-        if blocks.len() % 8 == 0 {
+        if blocks.len().is_multiple_of(8) {
             kernel::println!(
                 "oom: {} MiB allocated, {} pages free",
                 blocks.len(),

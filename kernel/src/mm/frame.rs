@@ -104,7 +104,7 @@ impl<'a> FrameAllocator<'a> {
         let mut pfn = start;
         while pfn < end {
             // Whole words in use at once: boot frees every frame of the domain this way.
-            if pfn % 64 == 0
+            if pfn.is_multiple_of(64)
                 && pfn + 64 <= end
                 && pfn + 64 <= self.frames
                 && let Some(w) = self.bits.get_mut(pfn / 64)

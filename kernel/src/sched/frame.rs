@@ -42,7 +42,7 @@ pub fn initial_frame(
     entry: u64,
     arg: u64,
 ) -> Result<InitialFrame, FrameError> {
-    if top % 16 != 0 {
+    if !top.is_multiple_of(16) {
         return Err(FrameError::MisalignedTop(top));
     }
     let rsp = top
