@@ -43,7 +43,7 @@ unsafe extern "C" {
 fn abi_checks() -> Outcome {
     let rsp = probe::entry_rsp();
     check!(
-        (rsp + 8) % 16 == 0,
+        (rsp + 8).is_multiple_of(16),
         "function entry rsp {rsp:#x}: (rsp + 8) % 16 != 0"
     );
     // Faults (#GP, a crash report) if the stack is misaligned.
@@ -345,6 +345,38 @@ fn wall_clock_follows_the_monotonic_clock() -> Outcome {
     Ok(())
 }
 
+/// A timed wait ends at its deadline when nobody wakes it, ends early when someone does,
+/// and leaves no timer behind that could end a later sleep early.
+fn timed_waits_time_out_and_wake() -> Outcome {
+    let wq = Arc::new(WaitQueue::new());
+    let start = time::now_ns();
+    let deadline = start + 5_000_000;
+    check!(!wq.wait_until(deadline), "woken with nobody to wake it");
+    let now = time::now_ns();
+    check!(
+        now >= deadline,
+        "returned {} ns before its deadline",
+        deadline - now
+    );
+
+    let waker = {
+        let wq = wq.clone();
+        sched::spawn("waker", move || wq.wake_all()).map_err(|e| format!("{e}"))?
+    };
+    let far = time::now_ns() + 20_000_000;
+    check!(wq.wait_until(far), "the waker's wake was lost");
+    check!(waker.join() == Some(1), "the waker did not find the waiter");
+    // The 20 ms timer of the wait above must be gone: it would end this sleep early.
+    let t0 = time::now_ns();
+    sched::sleep_ns(30_000_000);
+    let slept = time::now_ns() - t0;
+    check!(
+        slept >= 30_000_000,
+        "a 30 ms sleep after an early-woken timed wait ended after {slept} ns"
+    );
+    Ok(())
+}
+
 fn mutex_and_condvar_hand_over_work() -> Outcome {
     struct Shared {
         queue: Mutex<VecDeque<u64>>,
@@ -514,6 +546,10 @@ const TESTS: &[Test] = &[
     (
         "wall_clock_follows_the_monotonic_clock",
         wall_clock_follows_the_monotonic_clock,
+    ),
+    (
+        "timed_waits_time_out_and_wake",
+        timed_waits_time_out_and_wake,
     ),
     (
         "mutex_and_condvar_hand_over_work",

@@ -418,6 +418,22 @@ pub(crate) fn block() {
     switch_away(State::Blocked);
 }
 
+/// Blocks the running thread until someone calls [`wake`] on it or the monotonic clock
+/// reaches `deadline` (ns), whichever comes first.
+pub(crate) fn block_until(deadline: u64) {
+    let key = {
+        let mut s = SCHED.lock();
+        #[expect(clippy::expect_used, reason = "threads exist from boot on")]
+        let me = s.current.clone().expect("no current thread");
+        let key = (deadline, me.id);
+        s.sleepers.insert(key, me);
+        key
+    };
+    switch_away(State::Blocked);
+    // Woken by `wake` before the deadline: the timer entry must not fire later.
+    SCHED.lock().sleepers.remove(&key);
+}
+
 /// True when thread TLS blocks are made current with LDT selectors (no hypercall per
 /// switch); false when every switch uses `set_segment_base`.
 pub fn tls_by_selector() -> bool {
@@ -459,8 +475,11 @@ fn switch_away(new_state: State) {
                 break;
             }
             let t = entry.remove();
-            t.set_state(State::Runnable);
-            s.runq.push_back(t);
+            // A timed wait may have been ended by `wake` already: then it is queued.
+            if t.state() == State::Blocked {
+                t.set_state(State::Runnable);
+                s.runq.push_back(t);
+            }
         }
         if let Some(next) = s.runq.pop_front() {
             #[expect(clippy::expect_used, reason = "threads exist from boot on")]

@@ -5,7 +5,7 @@
 
 extern crate alloc;
 
-use super::imp::{ThreadInner, block, current, wake};
+use super::imp::{ThreadInner, block, block_until, current, wake};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
@@ -26,6 +26,19 @@ impl WaitQueue {
     pub fn wait(&self) {
         self.waiters.lock().push_back(current());
         block();
+    }
+
+    /// Blocks the running thread until it is woken or the monotonic clock reaches
+    /// `deadline` (ns). Returns true when it was woken (a wake that raced with the
+    /// deadline counts as one, so no wake is lost), false when the time ran out.
+    pub fn wait_until(&self, deadline: u64) -> bool {
+        let me = current();
+        self.waiters.lock().push_back(me.clone());
+        block_until(deadline);
+        let mut waiters = self.waiters.lock();
+        let before = waiters.len();
+        waiters.retain(|t| !Arc::ptr_eq(t, &me));
+        waiters.len() == before
     }
 
     /// Wakes the longest waiter; false if none.
