@@ -27,6 +27,8 @@ pub mod panic;
 pub mod sched;
 #[cfg(target_os = "none")]
 pub mod time;
+#[cfg(target_os = "none")]
+pub mod xenbus;
 
 pub use bootinfo::BootInfo;
 

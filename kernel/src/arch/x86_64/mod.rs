@@ -55,7 +55,7 @@ pub fn frame_pointer() -> u64 {
 /// Only for addresses the unwinder has checked to lie inside a live thread's stack (see
 /// `crate::unwind::walk`): those are mapped and 8-aligned.
 pub(crate) fn read_stack_word(addr: u64) -> u64 {
-    if addr % 8 != 0 {
+    if !addr.is_multiple_of(8) {
         return 0;
     }
     // SAFETY: per the contract above, `addr` is an aligned address inside a mapped stack.
@@ -97,6 +97,20 @@ fn mfn_to_pfn(mfn: u64) -> u64 {
 /// mapping (pfn N at VA N*4096, as our notes ask with VIRT_BASE 0).
 pub(crate) fn mfn_to_va(mfn: u64) -> u64 {
     mfn_to_pfn(mfn) << xen::abi::xen::PAGE_SHIFT
+}
+
+/// The xenstore ring page Xen's builder set up (`start_info.store_mfn`), if there is one.
+pub(crate) fn xenstore_page(
+    store_mfn: u64,
+) -> Option<Shared<xen::abi::xenstore::XenstoreDomainInterface>> {
+    if store_mfn == 0 {
+        return None;
+    }
+    let va = mfn_to_va(store_mfn);
+    // SAFETY: the xenstore page is part of the start-of-day mapping (public/xen.h layout),
+    // reserved from the frame allocator at boot, and used only as the xenstore ring,
+    // through `Shared`.
+    Some(unsafe { Shared::new(va as *mut xen::abi::xenstore::XenstoreDomainInterface) })
 }
 
 static SHARED_INFO: spin::Once<Shared<SharedInfo>> = spin::Once::new();
