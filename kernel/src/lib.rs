@@ -21,6 +21,8 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
+pub mod control;
+#[cfg(target_os = "none")]
 pub mod event;
 #[cfg(target_os = "none")]
 pub mod panic;
@@ -123,6 +125,7 @@ fn record_boot(info: BootInfo, mem: mm::MemInfo, times: BootTimes) {
 /// Runs the app (in user mode, as thread `main`) and powers off when it returns.
 #[cfg(target_os = "none")]
 fn run_app() -> ! {
+    control::start();
     MAIN_AT_NS.store(time::now_ns(), core::sync::atomic::Ordering::Relaxed);
     // SAFETY: `__ferrun_app_main` is defined by the app crate through `main!` with this
     // exact signature (a link error otherwise).
@@ -136,14 +139,22 @@ pub fn poweroff() -> ! {
     shutdown(xen::abi::sched::ShutdownReason::Poweroff)
 }
 
+/// Flushes the console and shuts the domain down with reason reboot (the toolstack
+/// restarts it, or keeps it for inspection with `on_reboot = "preserve"`).
+#[cfg(target_os = "none")]
+pub fn reboot() -> ! {
+    shutdown(xen::abi::sched::ShutdownReason::Reboot)
+}
+
 /// Flushes the console and shuts the domain down with reason crash.
 #[cfg(target_os = "none")]
 pub fn crash() -> ! {
     shutdown(xen::abi::sched::ShutdownReason::Crash)
 }
 
+/// Flushes the console and shuts the domain down with `reason`.
 #[cfg(target_os = "none")]
-fn shutdown(reason: xen::abi::sched::ShutdownReason) -> ! {
+pub fn shutdown(reason: xen::abi::sched::ShutdownReason) -> ! {
     console::flush();
     let err = arch::x86_64::shutdown(reason);
     console::write_str_raw("ferrun: SCHEDOP_shutdown refused\n");

@@ -383,7 +383,8 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// The next path that changed, waiting until `deadline` (monotonic ns) at most.
+    /// The next path that changed, waiting until `deadline` (monotonic ns) at most;
+    /// `u64::MAX` waits for ever.
     pub fn next(&self, deadline: u64) -> Result<String, XsError> {
         loop {
             {
@@ -399,10 +400,13 @@ impl Watch {
                     return Err(e);
                 }
             }
-            if crate::time::now_ns() >= deadline {
+            if deadline == u64::MAX {
+                self.bus.changed.wait();
+            } else if crate::time::now_ns() >= deadline {
                 return Err(XsError::Timeout);
+            } else {
+                self.bus.changed.wait_until(deadline);
             }
-            self.bus.changed.wait_until(deadline);
         }
     }
 }

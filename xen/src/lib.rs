@@ -14,6 +14,7 @@ extern crate std;
 
 pub mod abi;
 pub mod console;
+pub mod control;
 pub mod error;
 pub mod evtchn;
 pub mod pvclock;

@@ -1,0 +1,21 @@
+//! control: waits to be shut down by the toolstack. Registers a shutdown hook, says it is
+//! ready, then sleeps until `xl shutdown` or `xl reboot` ends the domain (the kernel's
+//! `control` thread handles the request and runs the hook first).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+
+kernel::main!(main);
+
+fn main() {
+    kernel::control::on_shutdown(Box::new(|| {
+        kernel::println!("control: shutdown hook ran");
+    }));
+    kernel::println!("control: ready");
+    loop {
+        kernel::sched::sleep_ns(1_000_000_000);
+    }
+}

@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# Control flight: `xl shutdown` powers the guest off and `xl reboot` reboots it (kept for
+# inspection by on_reboot = "preserve"), each after the app's shutdown hook ran; a request
+# the guest does not support is logged and ignored.
+
+# control_run NAME: starts NAME from the control image and waits until it is ready.
+control_run() {
+    guest_cfg "$1" ../images/control || return 1
+    guest_start "$1" "/run/ferrun/$1.cfg" && guest_expect "$1" ready.expect 60
+}
+
+# control_stop NAME COMMAND REASON: runs `xl COMMAND NAME` and expects shutdown REASON
+# within 10 s, the request and the hook on the console.
+control_stop() {
+    local name=$1 command=$2 reason=$3 t0
+    t0=$EPOCHREALTIME
+    if ! xl "$command" "$name"; then
+        step guest-shutdown "$name" fail "xl $command exited $?"
+        guest_destroy "$name"
+        return 1
+    fi
+    guest_wait_stop "$name" "$reason" 10 || return 1
+    note "xl $command -> $reason seen after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s (includes polling)"
+    guest_expect "$name" "$reason.expect" 10
+}
+
+if control_run ctl-off; then
+    domid=$(xl domid ctl-off)
+    xenstore-write "/local/domain/$domid/control/shutdown" bogus
+    guest_expect ctl-off bogus.expect 30
+    control_stop ctl-off shutdown poweroff
+fi
+if control_run ctl-reboot; then
+    control_stop ctl-reboot reboot reboot
+fi
