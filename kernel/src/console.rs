@@ -4,13 +4,21 @@
 //! from the first line on. Output is copied into the ring and the console event channel is
 //! notified; when the ring is full we yield to let xenconsoled drain it, for a bounded time
 //! (a dead backend must not hang a crash report forever).
+//!
+//! Input (what is typed at `xl console`, or written to the console's pty in dom0) is read
+//! a line at a time by [`read_line`], which blocks the calling thread until a whole line
+//! arrives.
 #![forbid(unsafe_code)]
 
 use crate::arch::x86_64 as arch;
+use crate::lines::LineReader;
+use crate::sched::sync::WaitQueue;
+use alloc::string::String;
+use alloc::sync::Arc;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
 use xen::abi::xen::Port;
-use xen::console::ConsoleRing;
+use xen::console::{ConsoleError, ConsoleRing};
 
 struct Console {
     ring: ConsoleRing,
@@ -83,6 +91,77 @@ pub fn flush() {
             return;
         }
         arch::sched_yield();
+    }
+}
+
+/// Threads waiting in [`read_line`].
+static INPUT_WAITERS: WaitQueue = WaitQueue::new();
+/// Bytes read from the ring that are not part of a returned line yet.
+static INPUT: spin::Mutex<LineReader> = spin::Mutex::new(LineReader::new());
+/// Set once the console event channel has a handler that wakes readers.
+static INPUT_BOUND: spin::Once<()> = spin::Once::new();
+
+/// Why console input could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputError {
+    /// There is no console ring (boot has not set it up).
+    NoConsole,
+    /// The backend corrupted the ring.
+    Ring(ConsoleError),
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::NoConsole => write!(f, "no console"),
+            InputError::Ring(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Moves whatever input the ring holds into [`INPUT`]; returns how many bytes.
+fn pull_input(c: &Console) -> Result<usize, InputError> {
+    let mut buf = [0u8; 256];
+    let mut total = 0;
+    loop {
+        let n = c.ring.read(&mut buf).map_err(InputError::Ring)?;
+        if n == 0 {
+            break;
+        }
+        INPUT.lock().push(buf.get(..n).unwrap_or_default());
+        total += n;
+    }
+    if total > 0 {
+        // xenconsoled may be waiting for room in the input ring.
+        notify(c);
+    }
+    Ok(total)
+}
+
+/// The next line of console input, without its line ending (`\n`, `\r` or `\r\n`),
+/// blocking the calling thread until one arrives. A line longer than `max` bytes comes
+/// back in pieces of `max` bytes; invalid UTF-8 is replaced.
+pub fn read_line(max: usize) -> Result<String, InputError> {
+    let c = CONSOLE.get().ok_or(InputError::NoConsole)?;
+    INPUT_BOUND.call_once(|| {
+        let bound = crate::event::bind_handler(
+            c.port,
+            Arc::new(|_| {
+                INPUT_WAITERS.wake_all();
+            }),
+        );
+        if let Err(e) = bound {
+            crate::println!("ferrun: console input: no event handler ({e}); polling");
+        }
+    });
+    loop {
+        pull_input(c)?;
+        if let Some(line) = INPUT.lock().take_line(max) {
+            return Ok(String::from_utf8_lossy(&line).into_owned());
+        }
+        // Woken by the next console event (input arrived or output was consumed); the
+        // deadline only covers a handler that could not be bound.
+        INPUT_WAITERS.wait_until(crate::time::now_ns().saturating_add(1_000_000_000));
     }
 }
 

@@ -13,6 +13,7 @@
 extern crate alloc;
 
 pub mod bootinfo;
+pub mod lines;
 pub mod mm;
 pub mod unwind;
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Control flight: `xl shutdown` powers the guest off and `xl reboot` reboots it (kept for
 # inspection by on_reboot = "preserve"), each after the app's shutdown hook ran; a request
-# the guest does not support is logged and ignored.
+# the guest does not support is logged and ignored. Then console input: lines dom0 writes
+# to the guest's console reach the app.
 
 # control_run NAME: starts NAME from the control image and waits until it is ready.
 control_run() {
@@ -32,4 +33,18 @@ if control_run ctl-off; then
 fi
 if control_run ctl-reboot; then
     control_stop ctl-reboot reboot reboot
+fi
+
+# Console input: dom0 writes lines to the guest console's pty; the guest echoes them.
+guest_cfg echo ../images/echo
+if guest_start echo /run/ferrun/echo.cfg && guest_expect echo echo-ready.expect 60; then
+    domid=$(xl domid echo)
+    tty=$(xenstore-read "/local/domain/$domid/console/tty")
+    if [ -c "$tty" ] && printf 'hello from dom0\r\nsecond line\nquit\n' >"$tty"; then
+        step console-input echo pass "three lines written to $tty"
+    else
+        step console-input echo fail "cannot write to the console pty '$tty'"
+    fi
+    guest_expect echo echo.expect 30
+    guest_wait_stop echo poweroff
 fi
