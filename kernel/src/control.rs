@@ -29,7 +29,7 @@ pub fn on_shutdown(hook: Hook) {
 /// Starts the `control` thread (at boot, before the app's main).
 pub(crate) fn start() {
     if let Err(e) = crate::sched::spawn("control", run) {
-        crate::println!("ferrun: control: no thread for xl shutdown/reboot: {e}");
+        log::error!("no thread for xl shutdown/reboot: {e}");
     }
 }
 
@@ -37,7 +37,7 @@ fn run() {
     let bus = match xenbus::get() {
         Ok(bus) => bus,
         Err(e) => {
-            crate::println!("ferrun: control: no xenstore, xl shutdown will not work: {e}");
+            log::warn!("no xenstore, xl shutdown will not work: {e}");
             return;
         }
     };
@@ -48,18 +48,18 @@ fn run() {
     let watch = match bus.watch("control/shutdown", "ferrun-control") {
         Ok(w) => w,
         Err(e) => {
-            crate::println!("ferrun: control: cannot watch control/shutdown: {e}");
+            log::error!("cannot watch control/shutdown: {e}");
             return;
         }
     };
     loop {
         if let Err(e) = watch.next(u64::MAX) {
-            crate::println!("ferrun: control: watch ended: {e}");
+            log::error!("watch on control/shutdown ended: {e}");
             return;
         }
         match take_request(&bus) {
             Ok((value, Request::Shutdown(reason))) => {
-                crate::println!("ferrun: control: {value} requested by the toolstack");
+                log::info!("{value} requested by the toolstack");
                 let hooks = core::mem::take(&mut *HOOKS.lock());
                 for hook in hooks.into_iter().rev() {
                     hook();
@@ -67,10 +67,10 @@ fn run() {
                 crate::shutdown(reason);
             }
             Ok((value, Request::Unsupported)) => {
-                crate::println!("ferrun: control: ignoring unsupported request '{value}'");
+                log::warn!("ignoring unsupported request '{value}'");
             }
             Ok((_, Request::None)) => {}
-            Err(e) => crate::println!("ferrun: control: reading control/shutdown: {e}"),
+            Err(e) => log::error!("reading control/shutdown: {e}"),
         }
     }
 }

@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod bootinfo;
 pub mod lines;
+pub mod logger;
 pub mod mm;
 pub mod unwind;
 
@@ -126,6 +127,7 @@ fn record_boot(info: BootInfo, mem: mm::MemInfo, times: BootTimes) {
 /// Runs the app (in user mode, as thread `main`) and powers off when it returns.
 #[cfg(target_os = "none")]
 fn run_app() -> ! {
+    logger::init(boot_info().cmdline());
     control::start();
     MAIN_AT_NS.store(time::now_ns(), core::sync::atomic::Ordering::Relaxed);
     // SAFETY: `__ferrun_app_main` is defined by the app crate through `main!` with this

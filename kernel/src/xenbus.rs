@@ -125,7 +125,7 @@ impl Xenbus {
                         }
                         Ok(false) => break,
                         Err(e) => {
-                            crate::println!("ferrun: xenbus: connection broken: {e}");
+                            log::error!("connection broken: {e}");
                             inner.broken = Some(e);
                             break;
                         }
@@ -419,7 +419,7 @@ impl Drop for Watch {
         };
         let done = self.bus.call(&req, Tx::NONE);
         if let Err(e) = done.and_then(|m| m.reply().ok(MsgType::Unwatch)) {
-            crate::println!("ferrun: xenbus: unwatch {}: {e}", self.path);
+            log::warn!("unwatch {}: {e}", self.path);
         }
         self.bus.inner.lock().watches.remove(&self.token);
     }

@@ -1,6 +1,7 @@
-//! control: waits to be shut down by the toolstack. Registers a shutdown hook, says it is
-//! ready, then sleeps until `xl shutdown` or `xl reboot` ends the domain (the kernel's
-//! `control` thread handles the request and runs the hook first).
+//! control: waits to be shut down by the toolstack. Registers a shutdown hook, logs that
+//! it is ready (and, at `loglevel=debug`, a debug line), then sleeps until `xl shutdown`
+//! or `xl reboot` ends the domain (the kernel's `control` thread handles the request and
+//! runs the hook first).
 #![no_std]
 #![no_main]
 
@@ -12,9 +13,10 @@ kernel::main!(main);
 
 fn main() {
     kernel::control::on_shutdown(Box::new(|| {
-        kernel::println!("control: shutdown hook ran");
+        log::info!("shutdown hook ran");
     }));
-    kernel::println!("control: ready");
+    log::debug!("debug lines are on");
+    log::info!("ready");
     loop {
         kernel::sched::sleep_ns(1_000_000_000);
     }

@@ -2,12 +2,13 @@
 # Control flight: `xl shutdown` powers the guest off and `xl reboot` reboots it (kept for
 # inspection by on_reboot = "preserve"), each after the app's shutdown hook ran; a request
 # the guest does not support is logged and ignored. Then console input: lines dom0 writes
-# to the guest's console reach the app.
+# to the guest's console reach the app. The log level follows the command line.
 
-# control_run NAME: starts NAME from the control image and waits until it is ready.
+# control_run NAME EXPECT [CMDLINE]: starts NAME from the control image and waits until
+# its console matched EXPECT.
 control_run() {
-    guest_cfg "$1" ../images/control || return 1
-    guest_start "$1" "/run/ferrun/$1.cfg" && guest_expect "$1" ready.expect 60
+    guest_cfg "$1" ../images/control "cmdline = \"${3:-}\"" || return 1
+    guest_start "$1" "/run/ferrun/$1.cfg" && guest_expect "$1" "$2" 60
 }
 
 # control_stop NAME COMMAND REASON: runs `xl COMMAND NAME` and expects shutdown REASON
@@ -25,18 +26,25 @@ control_stop() {
     guest_expect "$name" "$reason.expect" 10
 }
 
-if control_run ctl-off; then
+# At loglevel=debug the app's debug line shows; at the default level (ctl-reboot) not.
+if control_run ctl-off ready-debug.expect loglevel=debug; then
     domid=$(xl domid ctl-off)
     xenstore-write "/local/domain/$domid/control/shutdown" bogus
     guest_expect ctl-off bogus.expect 30
     control_stop ctl-off shutdown poweroff
 fi
-if control_run ctl-reboot; then
+if control_run ctl-reboot ready.expect; then
     control_stop ctl-reboot reboot reboot
+    if grep -q 'DEBUG' /var/log/xen/console/guest-ctl-reboot.log; then
+        step log-level ctl-reboot fail "a DEBUG line at the default level (info)"
+    else
+        step log-level ctl-reboot pass "no DEBUG line at the default level (info)"
+    fi
 fi
 
 # Console input: dom0 writes lines to the guest console's pty; the guest echoes them.
-guest_cfg echo ../images/echo
+# A bad loglevel word is reported and the default kept.
+guest_cfg echo ../images/echo 'cmdline = "loglevel=loud"'
 if guest_start echo /run/ferrun/echo.cfg && guest_expect echo echo-ready.expect 60; then
     domid=$(xl domid echo)
     tty=$(xenstore-read "/local/domain/$domid/console/tty")
