@@ -185,6 +185,12 @@ impl Xenbus {
                 rest = rest.get(n..).unwrap_or_default();
                 self.notify();
             } else if !self.changed.wait_until(deadline) && crate::time::now_ns() >= deadline {
+                if rest.len() < msg.len() {
+                    // Half a message is in the ring: xenstored would read the next one
+                    // as its rest, so the stream cannot be used any more.
+                    log::error!("request ring full for too long in mid-message");
+                    self.inner.lock().broken = Some(XsError::Timeout);
+                }
                 return Err(XsError::Timeout);
             }
         }
