@@ -112,6 +112,11 @@ fn main() {
     let us = (time::now_ns() - t0) / ROUNDS / 1000;
     println!("xenstore: figure read-round-trip-us {us}");
 
+    // The whole home tree, for the flight to compare with dom0's `xenstore-ls -fp`.
+    println!("xs-tree: begin {home}");
+    let nodes = print_tree(&bus, &home);
+    println!("xs-tree: end {nodes} nodes");
+
     let watch = bus
         .watch("data/poke", "poke")
         .unwrap_or_else(|e| panic!("xenstore: watch data/poke: {e}"));
@@ -139,4 +144,30 @@ fn read_u32(bus: &Xenbus, key: &str, tx: Tx) -> Result<u32, XsError> {
         Err(XsError::Xenstore(Errno::Enoent)) => Ok(0),
         Err(e) => Err(e),
     }
+}
+
+/// Prints every node below `dir` as `xs-tree: PATH = "VALUE"` (as `xenstore-ls -f` does,
+/// with `\\` and non-printable bytes escaped); returns how many.
+fn print_tree(bus: &Xenbus, dir: &str) -> usize {
+    let children = bus
+        .directory(dir, Tx::NONE)
+        .unwrap_or_else(|e| panic!("xenstore: directory {dir}: {e}"));
+    let mut n = 0;
+    for child in children {
+        let path = alloc::format!("{dir}/{child}");
+        let value = bus
+            .read(&path, Tx::NONE)
+            .unwrap_or_else(|e| panic!("xenstore: read {path}: {e}"));
+        let mut shown = alloc::string::String::new();
+        for &b in &value {
+            match b {
+                b'\\' => shown.push_str("\\\\"),
+                b' '..=b'~' => shown.push(char::from(b)),
+                _ => shown.push_str(&alloc::format!("\\x{b:02x}")),
+            }
+        }
+        println!("xs-tree: {path} = \"{shown}\"");
+        n += 1 + print_tree(bus, &path);
+    }
+    n
 }

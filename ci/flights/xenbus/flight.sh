@@ -1,11 +1,22 @@
 # shellcheck shell=bash
 # xenbus flight: the guest's xenstore client against dom0's real xenstored. The guest
-# writes a value dom0 must read back, and waits on a watch that fires when dom0 writes.
+# writes a value dom0 must read back, lists its home tree as dom0's xenstore-ls does, and
+# waits on a watch that fires when dom0 writes.
 
 guest_cfg xenstore ../images/xenstore
 if guest_start xenstore /run/ferrun/xenstore.cfg; then
     guest_expect xenstore before-poke.expect 60
     domid=$(xl domid xenstore 2>/dev/null)
+    # The guest's own listing of its home must equal dom0's (values, not permissions).
+    tr -d '\r' <"/var/log/xen/console/guest-xenstore.log" |
+        sed -n '/^xs-tree: begin/,/^xs-tree: end/s/^xs-tree: \(\/.*\)$/\1/p' | sort >/tmp/tree.guest
+    xenstore-ls -fp "/local/domain/$domid" | sed 's/  *([^()]*)$//' | sort >/tmp/tree.dom0
+    if [ -s /tmp/tree.guest ] && diff /tmp/tree.guest /tmp/tree.dom0 >/tmp/tree.diff; then
+        step guest-xenstorels xenstore pass "$(wc -l </tmp/tree.guest) nodes, the same as xenstore-ls -fp"
+    else
+        step guest-xenstorels xenstore fail "guest and dom0 listings differ ($(wc -l </tmp/tree.guest) vs $(wc -l </tmp/tree.dom0) nodes):"
+        head -n 20 /tmp/tree.diff
+    fi
     got=$(xenstore-read "/local/domain/$domid/data/greeting" 2>&1)
     if [ "$got" = "hello from ferrun" ]; then
         step dom0-xs-read xenstore pass "/local/domain/$domid/data/greeting = \"$got\""
