@@ -13,24 +13,20 @@
 
 use crate::arch::x86_64 as arch;
 use crate::sched::sync::{Mutex, WaitQueue};
-use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use xen::abi::xen::Port;
-use xen::abi::xenstore::XsdSockmsg;
+use xen::xenstore::client::{Demux, Message};
 use xen::xenstore::wire::MSG_MAX;
-use xen::xenstore::{MsgReader, MsgType, Reply, Request, Route, XenstoreRing, XsError, route};
+use xen::xenstore::{MsgType, Request, XenstoreRing, XsError};
 
 /// How long a request waits for its reply (xenstored in dom0 answers in microseconds on
 /// hardware, milliseconds under emulation).
 pub const REPLY_TIMEOUT_NS: u64 = 10_000_000_000;
 /// How often a transaction is run again after `EAGAIN` before giving up.
 pub const TRANSACTION_TRIES: usize = 16;
-/// Watch events kept per watch before the oldest are dropped.
-const WATCH_QUEUE_MAX: usize = 64;
 
 /// A transaction id (`0`: none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,24 +37,11 @@ impl Tx {
     pub const NONE: Tx = Tx(0);
 }
 
-struct Inner {
-    reader: Box<MsgReader>,
-    next_req_id: u32,
-    /// Outstanding requests, and their replies once filed.
-    pending: BTreeMap<u32, Option<Message>>,
-    /// Watch events not yet taken, by token.
-    watches: BTreeMap<String, VecDeque<String>>,
-    /// What broke the stream, if anything did.
-    broken: Option<XsError>,
-    /// Replies with no request waiting for them.
-    strays: u64,
-}
-
 /// The connection to xenstored.
 pub struct Xenbus {
     ring: XenstoreRing,
     port: Port,
-    inner: spin::Mutex<Inner>,
+    inner: spin::Mutex<Demux>,
     /// Woken when a message is filed, the request ring gains room or the stream breaks.
     changed: WaitQueue,
     /// One message at a time into the request ring.
@@ -84,14 +67,7 @@ fn connect() -> Result<Arc<Xenbus>, XsError> {
     let bus = Arc::new(Xenbus {
         ring: XenstoreRing::new(page),
         port: Port(info.store_evtchn),
-        inner: spin::Mutex::new(Inner {
-            reader: Box::new(MsgReader::new()),
-            next_req_id: 1,
-            pending: BTreeMap::new(),
-            watches: BTreeMap::new(),
-            broken: None,
-            strays: 0,
-        }),
+        inner: spin::Mutex::new(Demux::new()),
         changed: WaitQueue::new(),
         writer: Mutex::new(()),
     });
@@ -106,36 +82,12 @@ fn connect() -> Result<Arc<Xenbus>, XsError> {
 impl Xenbus {
     /// Files every whole message waiting in the reply ring and wakes the waiters.
     fn on_event(&self) {
-        let mut took = false;
-        {
-            let mut inner = self.inner.lock();
-            if inner.broken.is_none() {
-                loop {
-                    match inner.reader.pull(&self.ring) {
-                        Ok(true) => {
-                            took = true;
-                            let filed = inner
-                                .reader
-                                .message()
-                                .map(|m| (m.header, m.payload.to_vec()));
-                            inner.reader.next();
-                            if let Some((header, payload)) = filed {
-                                file(&mut inner, header, payload);
-                            }
-                        }
-                        Ok(false) => break,
-                        Err(e) => {
-                            log::error!("connection broken: {e}");
-                            inner.broken = Some(e);
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        if took {
+        let pulled = self.inner.lock().pull(&self.ring);
+        match pulled {
             // xenstored may be waiting for room in the reply ring.
-            self.notify();
+            Ok(true) => self.notify(),
+            Ok(false) => {}
+            Err(e) => log::error!("connection broken: {e}"),
         }
         self.changed.wake_all();
     }
@@ -150,23 +102,21 @@ impl Xenbus {
     fn call(&self, req: &Request<'_>, tx: Tx) -> Result<Message, XsError> {
         let mut msg = vec![0u8; MSG_MAX];
         let deadline = crate::time::now_ns().saturating_add(REPLY_TIMEOUT_NS);
-        let id = {
-            let mut inner = self.inner.lock();
-            if let Some(e) = inner.broken {
+        let id = self.inner.lock().begin()?;
+        let len = match req.encode(id, tx.0, &mut msg) {
+            Ok(len) => len,
+            Err(e) => {
+                self.inner.lock().cancel(id);
                 return Err(e);
             }
-            let id = inner.next_req_id;
-            // Never 0 (the id of watch events).
-            inner.next_req_id = id.wrapping_add(1).max(1);
-            let len = req.encode(id, tx.0, &mut msg)?;
-            msg.truncate(len);
-            inner.pending.insert(id, None);
-            id
         };
+        msg.truncate(len);
         let result = self
             .send(&msg, deadline)
             .and_then(|()| self.wait_reply(id, deadline));
-        self.inner.lock().pending.remove(&id);
+        if result.is_err() {
+            self.inner.lock().cancel(id);
+        }
         result
     }
 
@@ -175,11 +125,11 @@ impl Xenbus {
         let _one_writer = self.writer.lock();
         let mut rest = msg;
         while !rest.is_empty() {
-            if let Some(e) = self.inner.lock().broken {
+            if let Some(e) = self.inner.lock().broken() {
                 return Err(e);
             }
             let n = self.ring.write(rest).inspect_err(|&e| {
-                self.inner.lock().broken = Some(e);
+                self.inner.lock().set_broken(e);
             })?;
             if n > 0 {
                 rest = rest.get(n..).unwrap_or_default();
@@ -189,7 +139,7 @@ impl Xenbus {
                     // Half a message is in the ring: xenstored would read the next one
                     // as its rest, so the stream cannot be used any more.
                     log::error!("request ring full for too long in mid-message");
-                    self.inner.lock().broken = Some(XsError::Timeout);
+                    self.inner.lock().set_broken(XsError::Timeout);
                 }
                 return Err(XsError::Timeout);
             }
@@ -202,12 +152,10 @@ impl Xenbus {
         loop {
             {
                 let mut inner = self.inner.lock();
-                if let Some(slot) = inner.pending.get_mut(&id)
-                    && let Some(reply) = slot.take()
-                {
+                if let Some(reply) = inner.take_reply(id) {
                     return Ok(reply);
                 }
-                if let Some(e) = inner.broken {
+                if let Some(e) = inner.broken() {
                     return Err(e);
                 }
             }
@@ -312,16 +260,10 @@ impl Xenbus {
     ///
     /// Tokens tell watches apart: a token already in use fails with `EEXIST`.
     pub fn watch(self: &Arc<Self>, path: &str, token: &str) -> Result<Watch, XsError> {
-        {
-            let mut inner = self.inner.lock();
-            if inner.watches.contains_key(token) {
-                return Err(XsError::Xenstore(xen::xenstore::Errno::Eexist));
-            }
-            inner.watches.insert(String::from(token), VecDeque::new());
-        }
+        self.inner.lock().add_watch(token)?;
         let set = self.call(&Request::Watch { path, token }, Tx::NONE);
         if let Err(e) = set.and_then(|m| m.reply().ok(MsgType::Watch)) {
-            self.inner.lock().watches.remove(token);
+            self.inner.lock().remove_watch(token);
             return Err(e);
         }
         Ok(Watch {
@@ -333,51 +275,7 @@ impl Xenbus {
 
     /// Replies that arrived with no request waiting for them.
     pub fn strays(&self) -> u64 {
-        self.inner.lock().strays
-    }
-}
-
-/// Files one message: a reply to its waiting request, a watch event to its watch.
-fn file(inner: &mut Inner, header: XsdSockmsg, payload: Vec<u8>) {
-    match route(&header) {
-        Route::Reply { req_id } => match inner.pending.get_mut(&req_id) {
-            Some(slot @ None) => *slot = Some(Message { header, payload }),
-            _ => inner.strays = inner.strays.saturating_add(1),
-        },
-        Route::WatchEvent => {
-            let reply = Reply {
-                header,
-                payload: &payload,
-            };
-            let Ok(event) = reply.watch_event() else {
-                inner.strays = inner.strays.saturating_add(1);
-                return;
-            };
-            match inner.watches.get_mut(event.token) {
-                Some(queue) => {
-                    if queue.len() >= WATCH_QUEUE_MAX {
-                        queue.pop_front();
-                    }
-                    queue.push_back(String::from(event.path));
-                }
-                None => inner.strays = inner.strays.saturating_add(1),
-            }
-        }
-    }
-}
-
-/// A whole message from xenstored.
-struct Message {
-    header: XsdSockmsg,
-    payload: Vec<u8>,
-}
-
-impl Message {
-    fn reply(&self) -> Reply<'_> {
-        Reply {
-            header: self.header,
-            payload: &self.payload,
-        }
+        self.inner.lock().strays()
     }
 }
 
@@ -395,14 +293,10 @@ impl Watch {
         loop {
             {
                 let mut inner = self.bus.inner.lock();
-                if let Some(path) = inner
-                    .watches
-                    .get_mut(&self.token)
-                    .and_then(VecDeque::pop_front)
-                {
+                if let Some(path) = inner.take_event(&self.token) {
                     return Ok(path);
                 }
-                if let Some(e) = inner.broken {
+                if let Some(e) = inner.broken() {
                     return Err(e);
                 }
             }
@@ -427,6 +321,6 @@ impl Drop for Watch {
         if let Err(e) = done.and_then(|m| m.reply().ok(MsgType::Unwatch)) {
             log::warn!("unwatch {}: {e}", self.path);
         }
-        self.bus.inner.lock().watches.remove(&self.token);
+        self.bus.inner.lock().remove_watch(&self.token);
     }
 }

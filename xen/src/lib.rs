@@ -9,6 +9,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
+extern crate alloc;
 #[cfg(test)]
 extern crate std;
 

@@ -9,6 +9,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+pub mod client;
 pub mod wire;
 
 use crate::abi::xenstore::{XENSTORE_PAYLOAD_MAX, XENSTORE_RING_SIZE, XenstoreDomainInterface};
@@ -300,3 +301,11 @@ pub fn route(header: &crate::abi::xenstore::XsdSockmsg) -> Route {
     reason = "test code: a panic is a failed test"
 )]
 mod tests;
+
+#[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic is a failed test"
+)]
+mod fake;
