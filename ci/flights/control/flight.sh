@@ -22,7 +22,7 @@ control_stop() {
         return 1
     fi
     guest_wait_stop "$name" "$reason" 10 || return 1
-    note "xl $command -> $reason seen after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s (includes polling)"
+    step guest-shutdown "$name" pass "xl $command -> $reason in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s (xl start-up and polling included)"
     guest_expect "$name" "$reason.expect" 10
 }
 
@@ -49,9 +49,9 @@ if guest_start echo /run/ferrun/echo.cfg && guest_expect echo echo-ready.expect 
     domid=$(xl domid echo)
     tty=$(xenstore-read "/local/domain/$domid/console/tty")
     if [ -c "$tty" ] && printf 'hello from dom0\r\nsecond line\nquit\n' >"$tty"; then
-        step console-input echo pass "three lines written to $tty"
+        step guest-console-input echo pass "three lines written to $tty"
     else
-        step console-input echo fail "cannot write to the console pty '$tty'"
+        step guest-console-input echo fail "cannot write to the console pty '$tty'"
     fi
     guest_expect echo echo.expect 30
     guest_wait_stop echo poweroff
