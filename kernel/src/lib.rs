@@ -16,6 +16,7 @@ pub mod bootinfo;
 pub mod lines;
 pub mod logger;
 pub mod mm;
+pub mod symbols;
 pub mod unwind;
 
 #[cfg(target_os = "none")]
@@ -51,6 +52,14 @@ macro_rules! main {
             let f: fn() = $f;
             f()
         }
+
+        /// The image's function names (see `kernel::symbols`): `FERRUN_SYMBOLS` names the
+        /// file; `.cargo/config.toml` points it at an empty one unless scripts/build
+        /// sets it.
+        #[used]
+        #[unsafe(link_section = ".ferrun_symbols")]
+        static __FERRUN_SYMBOLS: [u8; include_bytes!(env!("FERRUN_SYMBOLS")).len()] =
+            *include_bytes!(env!("FERRUN_SYMBOLS"));
     };
 }
 

@@ -71,8 +71,21 @@ fn backtrace(w: &mut ConsoleWriter, rip: Option<u64>, rbp: u64, sp: u64) {
     let mut n = 0usize;
     let mut last = None;
     let mut repeats = 0usize;
+    let table = crate::symbols::table();
+    // A return address follows its call, which may be a function's last instruction:
+    // name the byte before it.
+    let name = |addr: u64, is_return: bool| {
+        crate::symbols::lookup(table, addr.saturating_sub(u64::from(is_return)))
+            .map(|(f, off)| (f, off + u64::from(is_return)))
+    };
+    let line = |w: &mut ConsoleWriter, n: usize, addr: u64, is_return: bool| {
+        let _ = match name(addr, is_return) {
+            Some((f, off)) => writeln!(w, "  #{n:<2} {addr:#018x} {f}+{off:#x}"),
+            None => writeln!(w, "  #{n:<2} {addr:#018x}"),
+        };
+    };
     if let Some(rip) = rip {
-        let _ = writeln!(w, "  #{n:<2} {rip:#018x}");
+        line(w, n, rip, false);
         n += 1;
     }
     unwind::walk(
@@ -90,7 +103,7 @@ fn backtrace(w: &mut ConsoleWriter, rip: Option<u64>, rbp: u64, sp: u64) {
                 let _ = writeln!(w, "       (the frame above repeats {repeats} more times)");
                 repeats = 0;
             }
-            let _ = writeln!(w, "  #{n:<2} {:#018x}", f.return_address);
+            line(w, n, f.return_address, true);
             last = Some(f.return_address);
             n += 1;
         },

@@ -62,6 +62,19 @@ pub(crate) fn read_stack_word(addr: u64) -> u64 {
     unsafe { (addr as *const u64).read_volatile() }
 }
 
+/// The bytes of the image's `.ferrun_symbols` section (see `crate::symbols`).
+pub(crate) fn symbol_table() -> &'static [u8] {
+    unsafe extern "C" {
+        static __symbols_start: u8;
+        static __symbols_end: u8;
+    }
+    let start = &raw const __symbols_start;
+    let len = (&raw const __symbols_end as usize).saturating_sub(start as usize);
+    // SAFETY: the linker script defines both symbols around the `.ferrun_symbols` output
+    // section, which lies in the read-only image segment, mapped and never written.
+    unsafe { core::slice::from_raw_parts(start, len) }
+}
+
 /// The current stack pointer.
 #[inline(always)]
 pub fn stack_pointer() -> u64 {
