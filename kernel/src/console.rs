@@ -2,8 +2,10 @@
 //!
 //! A release Xen refuses `HYPERVISOR_console_io` from a domU, so the ring is the console
 //! from the first line on. Output is copied into the ring and the console event channel is
-//! notified; when the ring is full we yield to let xenconsoled drain it, for a bounded time
-//! (a dead backend must not hang a crash report forever).
+//! notified. When the ring is full, a thread blocks until xenconsoled signals that it
+//! consumed output (nothing is dropped); kernel context (boot, traps, crash reports)
+//! yields to Xen and retries for a bounded time (a dead backend must not hang a crash
+//! report forever).
 //!
 //! Input (what is typed at `xl console`, or written to the console's pty in dom0) is read
 //! a line at a time by [`read_line`], which blocks the calling thread until a whole line
@@ -43,12 +45,34 @@ fn notify(c: &Console) {
     let _ = arch::evtchn_send(c.port);
 }
 
+/// What a writer does when the ring is full.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WhenFull {
+    /// Yield the vCPU to Xen and try again, for [`STALL_LIMIT_NS`] at most, then drop
+    /// the rest: kernel context (boot, traps, crash reports), where nothing may block.
+    Poll,
+    /// Block the thread until xenconsoled signals that it consumed output: thread
+    /// context. Nothing is dropped, however long the backend takes.
+    Block,
+}
+
 fn write_unlocked(bytes: &[u8]) {
+    write_ring(bytes, WhenFull::Poll);
+}
+
+fn write_ring(bytes: &[u8], when_full: WhenFull) {
     let Some(c) = CONSOLE.get() else { return };
     let mut rest = bytes;
     let mut stalled_since: Option<u64> = None;
     while !rest.is_empty() && !BROKEN.load(Ordering::Relaxed) {
         match c.ring.write(rest) {
+            Ok(0) if when_full == WhenFull::Block => {
+                bind_events(c);
+                notify(c);
+                // Checked full and queued without yielding in between: the event that
+                // says "consumed" cannot be missed.
+                OUTPUT_WAITERS.wait();
+            }
             Ok(0) => {
                 notify(c);
                 let now = crate::time::now_ns();
@@ -68,10 +92,16 @@ fn write_unlocked(bytes: &[u8]) {
     }
 }
 
-/// Writes bytes to the console.
+/// Writes bytes to the console: in a thread, waiting for room as long as it takes;
+/// elsewhere (boot, trap handlers) for a bounded time.
 pub fn write_bytes(bytes: &[u8]) {
-    let _guard = LOCK.lock();
-    write_unlocked(bytes);
+    if crate::sched::can_block() {
+        let _guard = THREAD_LOCK.lock();
+        write_ring(bytes, WhenFull::Block);
+    } else {
+        let _guard = LOCK.lock();
+        write_unlocked(bytes);
+    }
 }
 
 /// Writes without taking the console lock: for crash reports, which must get out even if
@@ -96,10 +126,14 @@ pub fn flush() {
 
 /// Threads waiting in [`read_line`].
 static INPUT_WAITERS: WaitQueue = WaitQueue::new();
+/// Threads waiting for room in the output ring.
+static OUTPUT_WAITERS: WaitQueue = WaitQueue::new();
+/// Serialises thread-context output (kernel context uses [`LOCK`]).
+static THREAD_LOCK: crate::sched::sync::Mutex<()> = crate::sched::sync::Mutex::new(());
 /// Bytes read from the ring that are not part of a returned line yet.
 static INPUT: spin::Mutex<LineReader> = spin::Mutex::new(LineReader::new());
-/// Set once the console event channel has a handler that wakes readers.
-static INPUT_BOUND: spin::Once<()> = spin::Once::new();
+/// Set once the console event channel has a handler that wakes readers and writers.
+static EVENTS_BOUND: spin::Once<()> = spin::Once::new();
 
 /// Why console input could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +151,25 @@ impl fmt::Display for InputError {
             InputError::Ring(e) => write!(f, "{e}"),
         }
     }
+}
+
+/// Binds the console event channel (once) to a handler that wakes readers and writers
+/// waiting for xenconsoled.
+fn bind_events(c: &Console) {
+    EVENTS_BOUND.call_once(|| {
+        let bound = crate::event::bind_handler(
+            c.port,
+            Arc::new(|_| {
+                INPUT_WAITERS.wake_all();
+                OUTPUT_WAITERS.wake_all();
+            }),
+        );
+        if let Err(e) = bound {
+            print_polling(format_args!(
+                "ferrun: console: no event handler ({e}); polling\n"
+            ));
+        }
+    });
 }
 
 /// Moves whatever input the ring holds into [`INPUT`]; returns how many bytes.
@@ -143,17 +196,7 @@ fn pull_input(c: &Console) -> Result<usize, InputError> {
 /// back in pieces of `max` bytes; invalid UTF-8 is replaced.
 pub fn read_line(max: usize) -> Result<String, InputError> {
     let c = CONSOLE.get().ok_or(InputError::NoConsole)?;
-    INPUT_BOUND.call_once(|| {
-        let bound = crate::event::bind_handler(
-            c.port,
-            Arc::new(|_| {
-                INPUT_WAITERS.wake_all();
-            }),
-        );
-        if let Err(e) = bound {
-            crate::println!("ferrun: console input: no event handler ({e}); polling");
-        }
-    });
+    bind_events(c);
     loop {
         pull_input(c)?;
         if let Some(line) = INPUT.lock().take_line(max) {
@@ -190,8 +233,29 @@ impl Write for ConsoleWriter {
 
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments<'_>) {
+    if crate::sched::can_block() {
+        let _guard = THREAD_LOCK.lock();
+        let _ = BlockingWriter.write_fmt(args);
+    } else {
+        print_polling(args);
+    }
+}
+
+/// Prints without ever blocking the thread (bounded polling when the ring is full): for
+/// code that runs inside the scheduler.
+pub fn print_polling(args: fmt::Arguments<'_>) {
     let _guard = LOCK.lock();
     let _ = ConsoleWriter { raw: false }.write_fmt(args);
+}
+
+/// Thread-context output: waits for room in the ring.
+struct BlockingWriter;
+
+impl Write for BlockingWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_ring(s.as_bytes(), WhenFull::Block);
+        Ok(())
+    }
 }
 
 /// Prints to the PV console.

@@ -62,8 +62,22 @@ pub fn pending() -> bool {
     PENDING.iter().any(|w| w.load(Ordering::SeqCst) != 0)
 }
 
+/// Set while [`dispatch`] runs handlers: they must not block (the scheduler called them).
+static DISPATCHING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// True while an event handler runs.
+pub fn dispatching() -> bool {
+    DISPATCHING.load(Ordering::Relaxed)
+}
+
 /// Runs the handlers of every port that had an event (thread context).
 pub fn dispatch() {
+    let outer = DISPATCHING.swap(true, Ordering::Relaxed);
+    run_handlers();
+    DISPATCHING.store(outer, Ordering::Relaxed);
+}
+
+fn run_handlers() {
     for (i, word) in PENDING.iter().enumerate() {
         let mut bits = word.swap(0, Ordering::SeqCst);
         while bits != 0 {

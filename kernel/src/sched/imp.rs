@@ -155,6 +155,14 @@ fn publish_current(t: &ThreadInner) {
     });
 }
 
+/// True when the caller may block: it runs on the current thread's own stack (not on the
+/// kernel stack of a trap, nor before threads exist) and not inside an event handler.
+pub fn can_block() -> bool {
+    let rsp = crate::arch::x86_64::stack_pointer();
+    !crate::event::dispatching()
+        && current_info().is_some_and(|c| (c.stack.0..c.stack.1).contains(&rsp))
+}
+
 /// The running thread as the crash path sees it (`None` before threads exist or if the
 /// record is being updated).
 pub fn current_info() -> Option<CurrentInfo> {
@@ -499,7 +507,10 @@ fn switch_away(new_state: State) {
             drop(me);
             drop(s);
             if let Err(e) = switch::set_tls(tls_sel, tls_base) {
-                crate::println!("ferrun: set_segment_base(FS) failed: {e}");
+                // Mid-switch: this line must not block on a full console.
+                crate::console::print_polling(format_args!(
+                    "ferrun: set_segment_base(FS) failed: {e}\n"
+                ));
             }
             // SAFETY: `save` points into the current thread's ThreadInner, kept alive by the
             // scheduler until this thread runs again or is reaped (after it switched away);
