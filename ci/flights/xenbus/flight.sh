@@ -3,10 +3,16 @@
 # writes a value dom0 must read back, lists its home tree as dom0's xenstore-ls does, and
 # waits on a watch that fires when dom0 writes.
 
-guest_cfg xenstore ../images/xenstore
+# With a vif on dom0's bridge: the hotplug path network guests need.
+guest_cfg xenstore ../images/xenstore "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:02']"
 if guest_start xenstore /run/ferrun/xenstore.cfg; then
     guest_expect xenstore before-poke.expect 60
     domid=$(xl domid xenstore 2>/dev/null)
+    if link=$(ip -o link show "vif$domid.0" 2>&1) && [[ $link == *"master xenbr0"* ]]; then
+        step vif-hotplug xenstore pass "vif$domid.0 is on xenbr0"
+    else
+        step vif-hotplug xenstore fail "vif$domid.0 not on xenbr0: $link"
+    fi
     # The guest's own listing of its home must equal dom0's (values, not permissions).
     tr -d '\r' <"/var/log/xen/console/guest-xenstore.log" |
         sed -n '/^xs-tree: begin/,/^xs-tree: end/s/^xs-tree: \(\/.*\)$/\1/p' | sort >/tmp/tree.guest
