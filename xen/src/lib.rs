@@ -18,6 +18,7 @@ pub mod console;
 pub mod control;
 pub mod error;
 pub mod evtchn;
+pub mod gnttab;
 pub mod pvclock;
 pub mod ring;
 pub mod runstate;

@@ -9,7 +9,7 @@
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, AtomicU64};
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64};
 
 /// Types for which every bit pattern is a valid value, so a read of bytes a peer wrote
 /// can never produce an invalid value.
@@ -41,6 +41,8 @@ unsafe impl Pod for crate::abi::xen::VcpuTimeInfo {}
 unsafe impl Pod for crate::abi::vcpu::VcpuRunstateInfo {}
 // SAFETY: all fields are integers.
 unsafe impl Pod for crate::abi::xen::ArchVcpuInfo {}
+// SAFETY: three integers with no padding (checked by assert_layout!).
+unsafe impl Pod for crate::abi::grant_table::GrantEntryV1 {}
 
 /// A pointer to a `T` in memory shared with Xen or another domain.
 ///
@@ -152,6 +154,14 @@ impl Shared<u64> {
         // SAFETY: valid and aligned for u64 (`Shared::new`), and AtomicU64 has the same size
         // and alignment as u64 on x86_64; concurrent changes by a peer are what atomics allow.
         unsafe { AtomicU64::from_ptr(self.ptr.as_ptr()) }
+    }
+}
+
+impl Shared<u16> {
+    /// The half-word as an atomic.
+    pub fn atomic(&self) -> &AtomicU16 {
+        // SAFETY: valid and aligned for u16 (`Shared::new`); AtomicU16 has u16's layout.
+        unsafe { AtomicU16::from_ptr(self.ptr.as_ptr()) }
     }
 }
 

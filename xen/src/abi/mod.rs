@@ -11,6 +11,7 @@
 
 pub mod console;
 pub mod event_channel;
+pub mod grant_table;
 pub mod sched;
 pub mod vcpu;
 pub mod version;
@@ -66,7 +67,9 @@ macro_rules! assert_layout {
 
 /// Every checked ABI struct, for the comparison with libxen-dev.
 pub fn all_layouts() -> &'static [StructLayout] {
-    use self::{console::*, event_channel::*, sched::*, vcpu::*, xen::*, xenstore::*};
+    use self::{
+        console::*, event_channel::*, grant_table::*, sched::*, vcpu::*, xen::*, xenstore::*,
+    };
     &[
         StartInfo::LAYOUT,
         SharedInfo::LAYOUT,
@@ -83,6 +86,9 @@ pub fn all_layouts() -> &'static [StructLayout] {
         VcpuRegisterRunstateMemoryArea::LAYOUT,
         XenconsInterface::LAYOUT,
         XsdSockmsg::LAYOUT,
+        GrantEntryV1::LAYOUT,
+        GnttabSetupTable::LAYOUT,
+        GnttabQuerySize::LAYOUT,
         XenstoreDomainInterface::LAYOUT,
         SchedShutdown::LAYOUT,
         SchedPoll::LAYOUT,
