@@ -28,6 +28,8 @@ pub mod control;
 #[cfg(target_os = "none")]
 pub mod event;
 #[cfg(target_os = "none")]
+pub mod gnttab;
+#[cfg(target_os = "none")]
 pub mod panic;
 pub mod sched;
 #[cfg(target_os = "none")]

@@ -377,6 +377,46 @@ fn timed_waits_time_out_and_wake() -> Outcome {
     Ok(())
 }
 
+/// The grant table is set up by Xen (query_size, setup_table, frames mapped), and a page
+/// granted to dom0 can be ended again; bad requests are errors.
+fn grant_table_grants_and_ends() -> Outcome {
+    use kernel::gnttab::{self, GrantError, GrantPageError};
+    let (free, capacity) = gnttab::usage().map_err(|e| format!("{e}"))?;
+    check!(
+        capacity > 0 && capacity <= gnttab::FRAMES * 512 && free == capacity - 8,
+        "{free} of {capacity} entries free"
+    );
+    let layout = core::alloc::Layout::from_size_align(4096, 4096).map_err(|e| format!("{e}"))?;
+    // SAFETY: a non-zero-sized layout; the page is freed below.
+    let page = unsafe { alloc::alloc::alloc_zeroed(layout) };
+    check!(!page.is_null(), "no page");
+    let va = page as u64;
+    let result = (|| {
+        let g = gnttab::grant_page(xen::abi::xen::DomId(0), va, true)
+            .map_err(|e| format!("grant: {e}"))?;
+        check!(
+            gnttab::usage().map(|u| u.0) == Ok(free - 1),
+            "a grant did not take an entry"
+        );
+        gnttab::end(g).map_err(|e| format!("end: {e}"))?;
+        check!(
+            gnttab::end(g) == Err(GrantPageError::Grant(GrantError::NotGranted { gref: g })),
+            "a grant ended twice"
+        );
+        check!(
+            gnttab::grant_page(xen::abi::xen::DomId(0), va + 8, true)
+                == Err(GrantPageError::NotOurs { va: va + 8 }),
+            "an unaligned address was granted"
+        );
+        check!(gnttab::usage().map(|u| u.0) == Ok(free), "entries leaked");
+        println!("selftest: figure grant-entries {capacity}");
+        Ok(())
+    })();
+    // SAFETY: allocated above with this layout; no grant of it is left.
+    unsafe { alloc::alloc::dealloc(page, layout) };
+    result
+}
+
 fn mutex_and_condvar_hand_over_work() -> Outcome {
     struct Shared {
         queue: Mutex<VecDeque<u64>>,
@@ -551,6 +591,7 @@ const TESTS: &[Test] = &[
         "timed_waits_time_out_and_wake",
         timed_waits_time_out_and_wake,
     ),
+    ("grant_table_grants_and_ends", grant_table_grants_and_ends),
     (
         "mutex_and_condvar_hand_over_work",
         mutex_and_condvar_hand_over_work,

@@ -70,6 +70,12 @@ global_asm!(
     ".globl shared_info_page",
     "shared_info_page: .skip 4096",
     ".popsection",
+    // ---- The pages whose VAs we point at the grant table's frames. ----
+    ".pushsection .bss.grant_table, \"aw\", @nobits",
+    ".balign 4096",
+    ".globl grant_table_pages",
+    "grant_table_pages: .skip 4096 * {grant_frames}",
+    ".popsection",
     // ---- Entry. ----
     ".pushsection .rodata.boot, \"a\"",
     ".balign 4",
@@ -97,6 +103,7 @@ global_asm!(
     ".popsection",
     stack_size = const BOOT_STACK_SIZE,
     kstack_size = const KERNEL_STACK_SIZE,
+    grant_frames = const crate::gnttab::FRAMES,
     user_entry = sym super::user_entry,
     boot_entry = sym super::boot_entry,
     options(att_syntax)
@@ -111,6 +118,8 @@ unsafe extern "C" {
     pub(crate) static boot_stack_top: u8;
     /// Page-aligned VA that boot maps onto the shared_info frame.
     pub(crate) static shared_info_page: [u8; 4096];
+    /// Page-aligned VAs for the grant table's frames (`crate::gnttab`).
+    pub(crate) static grant_table_pages: [u8; 4096 * crate::gnttab::FRAMES];
     /// End of the image (linker script).
     pub(crate) static __image_end: u8;
     /// Code (linker script).

@@ -153,6 +153,24 @@ pub(crate) unsafe fn event_channel_op<T>(cmd: u32, arg: &mut T) -> Result<(), Xe
     XenError::check(ret).map(|_| ())
 }
 
+/// `HYPERVISOR_grant_table_op(cmd, arg, 1)`.
+///
+/// # Safety
+/// `T` must be the argument struct of `cmd` (public/grant_table.h), and any guest handle
+/// in it must point to memory valid for what Xen writes there.
+pub(crate) unsafe fn grant_table_op<T>(cmd: u32, arg: &mut T) -> Result<(), XenError> {
+    // SAFETY: the caller guarantees `T` and its handles match `cmd`; `arg` is valid.
+    let ret = unsafe {
+        hypercall3(
+            nr::GRANT_TABLE_OP,
+            u64::from(cmd),
+            (arg as *mut T) as u64,
+            1,
+        )
+    };
+    XenError::check(ret).map(|_| ())
+}
+
 /// `HYPERVISOR_set_timer_op(deadline)`: raise VIRQ_TIMER at system time `deadline_ns`
 /// (0 cancels).
 pub fn set_timer_op(deadline_ns: u64) -> Result<(), XenError> {

@@ -17,6 +17,7 @@ use crate::BootInfo;
 use core::arch::asm;
 use traps::TrapFrame;
 use xen::XenError;
+use xen::abi::grant_table::{ENTRIES_PER_FRAME, GrantEntryV1};
 use xen::abi::xen::{PAGE_SIZE, SharedInfo, StartInfo, hypercall as nr, uvmf};
 use xen::shared::Shared;
 
@@ -124,6 +125,91 @@ pub(crate) fn xenstore_page(
     // reserved from the frame allocator at boot, and used only as the xenstore ring,
     // through `Shared`.
     Some(unsafe { Shared::new(va as *mut xen::abi::xenstore::XenstoreDomainInterface) })
+}
+
+/// Sets the grant table up with at most `want` frames (`GNTTABOP_query_size`, then
+/// `GNTTABOP_setup_table`) and maps its frames at `grant_table_pages`.
+pub(crate) fn map_grant_table(
+    want: usize,
+) -> Result<alloc::vec::Vec<Shared<[GrantEntryV1; ENTRIES_PER_FRAME]>>, GrantSetupError> {
+    use xen::abi::grant_table::{
+        GNTTABOP_QUERY_SIZE, GNTTABOP_SETUP_TABLE, GnttabQuerySize, GnttabSetupTable,
+    };
+    let mut query = GnttabQuerySize {
+        dom: xen::abi::xen::DomId::SELF.0,
+        ..Default::default()
+    };
+    // SAFETY: GNTTABOP_query_size reads and writes one `gnttab_query_size`.
+    unsafe { hypercall::grant_table_op(GNTTABOP_QUERY_SIZE, &mut query) }
+        .map_err(GrantSetupError::Xen)?;
+    if query.status != 0 {
+        return Err(GrantSetupError::Status(query.status));
+    }
+    let n = want
+        .min(crate::gnttab::FRAMES)
+        .min(usize::try_from(query.max_nr_frames).unwrap_or(0));
+    if n == 0 {
+        return Err(GrantSetupError::NoFrames);
+    }
+    let mut frames = [0u64; crate::gnttab::FRAMES];
+    let mut setup = GnttabSetupTable {
+        dom: xen::abi::xen::DomId::SELF.0,
+        nr_frames: u32::try_from(n).unwrap_or(0),
+        status: 0,
+        frame_list: frames.as_mut_ptr() as u64,
+    };
+    // SAFETY: GNTTABOP_setup_table writes `nr_frames` (<= FRAMES) frame numbers to
+    // `frame_list`, which points to `frames` on this stack.
+    unsafe { hypercall::grant_table_op(GNTTABOP_SETUP_TABLE, &mut setup) }
+        .map_err(GrantSetupError::Xen)?;
+    if setup.status != 0 {
+        return Err(GrantSetupError::Status(setup.status));
+    }
+    let base = (&raw const boot::grant_table_pages) as u64;
+    let mut out = alloc::vec::Vec::with_capacity(n);
+    for (i, mfn) in frames.iter().take(n).enumerate() {
+        let va = base + (i as u64) * PAGE_SIZE as u64;
+        // SAFETY: `grant_table_pages` is .bss reserved for the grant table and reached
+        // through nothing else; the frame is ours to map (setup_table just gave it).
+        unsafe {
+            update_va_mapping(
+                va,
+                (mfn << xen::abi::xen::PAGE_SHIFT) | PTE_KERNEL_RW | mm::nx(),
+                uvmf::INVLPG,
+            )
+        }
+        .map_err(GrantSetupError::Xen)?;
+        // SAFETY: the page is now the grant frame for the life of the domain, page
+        // aligned, 4096 bytes; it is accessed only through `Shared`.
+        out.push(unsafe { Shared::new(va as *mut [GrantEntryV1; ENTRIES_PER_FRAME]) });
+    }
+    Ok(out)
+}
+
+/// Why the grant table could not be set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantSetupError {
+    /// A hypercall failed.
+    Xen(XenError),
+    /// Xen answered with this `GNTST_*` status.
+    Status(i16),
+    /// Xen allows no grant frames.
+    NoFrames,
+}
+
+impl core::fmt::Display for GrantSetupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            GrantSetupError::Xen(e) => write!(f, "grant table: {e}"),
+            GrantSetupError::Status(s) => write!(f, "grant table: status {s}"),
+            GrantSetupError::NoFrames => write!(f, "grant table: no frames allowed"),
+        }
+    }
+}
+
+/// The machine frame behind our pseudo-physical frame `pfn`.
+pub(crate) fn pfn_to_mfn(pfn: u64) -> Option<u64> {
+    crate::mm::tables()?.mfn(pfn)
 }
 
 static SHARED_INFO: spin::Once<Shared<SharedInfo>> = spin::Once::new();
