@@ -12,6 +12,7 @@
 pub mod console;
 pub mod event_channel;
 pub mod grant_table;
+pub mod netif;
 pub mod sched;
 pub mod vcpu;
 pub mod version;
@@ -68,7 +69,8 @@ macro_rules! assert_layout {
 /// Every checked ABI struct, for the comparison with libxen-dev.
 pub fn all_layouts() -> &'static [StructLayout] {
     use self::{
-        console::*, event_channel::*, grant_table::*, sched::*, vcpu::*, xen::*, xenstore::*,
+        console::*, event_channel::*, grant_table::*, netif::*, sched::*, vcpu::*, xen::*,
+        xenstore::*,
     };
     &[
         StartInfo::LAYOUT,
@@ -89,6 +91,12 @@ pub fn all_layouts() -> &'static [StructLayout] {
         GrantEntryV1::LAYOUT,
         GnttabSetupTable::LAYOUT,
         GnttabQuerySize::LAYOUT,
+        NetifTxRequest::LAYOUT,
+        NetifTxResponse::LAYOUT,
+        NetifRxRequest::LAYOUT,
+        NetifRxResponse::LAYOUT,
+        NetifTxSringDecl::LAYOUT,
+        NetifRxSringDecl::LAYOUT,
         XenstoreDomainInterface::LAYOUT,
         SchedShutdown::LAYOUT,
         SchedPoll::LAYOUT,

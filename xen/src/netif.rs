@@ -1,0 +1,134 @@
+//! The frontend's side of a shared request/response ring (`io/ring.h`), index logic only.
+//!
+//! The frontend produces requests (`req_prod`) and consumes responses (`rsp_cons`); the
+//! backend the reverse. Indices are free-running `u32`s and slot `i & (N - 1)`. A backend
+//! that claims more responses than there are outstanding requests is not believed.
+
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+/// Ring indices a backend could not have produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadResponses {
+    /// `rsp_prod` as read.
+    pub rsp_prod: u32,
+    /// Our response consumer index.
+    pub rsp_cons: u32,
+    /// Requests produced so far.
+    pub req_prod: u32,
+}
+
+/// The frontend's private indices of a ring of `N` slots (a power of two).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrontRing<const N: usize> {
+    /// Requests made, published or not.
+    pub req_prod_pvt: u32,
+    /// Responses consumed.
+    pub rsp_cons: u32,
+}
+
+impl<const N: usize> FrontRing<N> {
+    /// A fresh ring (both pages' indices at 0).
+    pub const fn new() -> Self {
+        FrontRing {
+            req_prod_pvt: 0,
+            rsp_cons: 0,
+        }
+    }
+
+    /// Requests that may be made before the ring is full.
+    pub fn free_requests(&self) -> usize {
+        let used = usize::try_from(self.req_prod_pvt.wrapping_sub(self.rsp_cons)).unwrap_or(N);
+        N.saturating_sub(used)
+    }
+
+    /// The slot for one more request, or `None` when the ring is full.
+    pub fn next_request(&mut self) -> Option<usize> {
+        if self.free_requests() == 0 {
+            return None;
+        }
+        let slot = usize::try_from(self.req_prod_pvt).unwrap_or(0) & N.wrapping_sub(1);
+        self.req_prod_pvt = self.req_prod_pvt.wrapping_add(1);
+        Some(slot)
+    }
+
+    /// Responses ready given the backend's `rsp_prod`, or an error if it claims more than
+    /// the requests outstanding.
+    pub fn responses(&self, rsp_prod: u32) -> Result<u32, BadResponses> {
+        let ready = rsp_prod.wrapping_sub(self.rsp_cons);
+        let outstanding = self.req_prod_pvt.wrapping_sub(self.rsp_cons);
+        if ready > outstanding {
+            return Err(BadResponses {
+                rsp_prod,
+                rsp_cons: self.rsp_cons,
+                req_prod: self.req_prod_pvt,
+            });
+        }
+        Ok(ready)
+    }
+
+    /// The slot of the next response (call only while [`responses`](Self::responses) > 0).
+    pub fn next_response(&mut self) -> usize {
+        let slot = usize::try_from(self.rsp_cons).unwrap_or(0) & N.wrapping_sub(1);
+        self.rsp_cons = self.rsp_cons.wrapping_add(1);
+        slot
+    }
+}
+
+/// After publishing `new` as `req_prod` (it was `old`): must the backend be notified?
+/// Yes when its `req_event` lies in `(old, new]` (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY).
+pub fn must_notify(old: u32, new: u32, req_event: u32) -> bool {
+    new.wrapping_sub(req_event) < new.wrapping_sub(old)
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic is a failed test"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_fill_the_ring_and_wrap_at_u32_max() {
+        let mut r = FrontRing::<4> {
+            req_prod_pvt: u32::MAX - 1,
+            rsp_cons: u32::MAX - 1,
+        };
+        let slots: std::vec::Vec<_> = (0..4).map(|_| r.next_request().unwrap()).collect();
+        assert_eq!(slots, [2, 3, 0, 1]);
+        assert_eq!(r.next_request(), None, "full");
+        assert_eq!(r.responses(1), Ok(3));
+        assert_eq!(r.next_response(), 2);
+        assert_eq!(r.free_requests(), 1);
+    }
+
+    #[test]
+    fn more_responses_than_requests_are_refused() {
+        let mut r = FrontRing::<8>::new();
+        r.next_request();
+        r.next_request();
+        assert_eq!(r.responses(2), Ok(2));
+        assert_eq!(
+            r.responses(3),
+            Err(BadResponses {
+                rsp_prod: 3,
+                rsp_cons: 0,
+                req_prod: 2
+            })
+        );
+        assert!(
+            r.responses(u32::MAX).is_err(),
+            "behind us is not a huge count"
+        );
+    }
+
+    #[test]
+    fn notify_only_when_the_backend_asked_within_the_new_requests() {
+        assert!(must_notify(0, 1, 1));
+        assert!(must_notify(0, 5, 3));
+        assert!(!must_notify(0, 5, 6), "backend wants to hear later");
+        assert!(!must_notify(5, 8, 5), "already passed before this push");
+        assert!(must_notify(u32::MAX, 2, 0), "across the wrap");
+    }
+}
