@@ -30,6 +30,8 @@ pub mod event;
 #[cfg(target_os = "none")]
 pub mod gnttab;
 #[cfg(target_os = "none")]
+pub mod netfront;
+#[cfg(target_os = "none")]
 pub mod panic;
 pub mod sched;
 #[cfg(target_os = "none")]
@@ -38,6 +40,8 @@ pub mod time;
 pub mod xenbus;
 
 pub use bootinfo::BootInfo;
+/// The TCP/IP stack the runtime's network device plugs into.
+pub use smoltcp;
 
 #[cfg(target_os = "none")]
 pub use arch::x86_64::{xen_extraversion, xen_version};

@@ -80,6 +80,20 @@ pub fn must_notify(old: u32, new: u32, req_event: u32) -> bool {
     new.wrapping_sub(req_event) < new.wrapping_sub(old)
 }
 
+/// Parses a MAC address as the toolstack writes it (`00:16:3e:01:02:03`).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.trim_end_matches('\0').split(':');
+    for byte in &mut mac {
+        let p = parts.next()?;
+        if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        *byte = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
 #[cfg(test)]
 #[allow(
     clippy::indexing_slicing,
@@ -121,6 +135,24 @@ mod tests {
             r.responses(u32::MAX).is_err(),
             "behind us is not a huge count"
         );
+    }
+
+    #[test]
+    fn macs_parse_strictly() {
+        assert_eq!(
+            parse_mac("00:16:3e:0a:FF:02"),
+            Some([0, 0x16, 0x3e, 0x0a, 0xff, 0x02])
+        );
+        for bad in [
+            "",
+            "00:16:3e:0a:ff",
+            "00:16:3e:0a:ff:02:03",
+            "0:16:3e:0a:ff:02",
+            "zz:16:3e:0a:ff:02",
+            "+1:16:3e:0a:ff:02",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
     }
 
     #[test]

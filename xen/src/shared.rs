@@ -43,6 +43,14 @@ unsafe impl Pod for crate::abi::vcpu::VcpuRunstateInfo {}
 unsafe impl Pod for crate::abi::xen::ArchVcpuInfo {}
 // SAFETY: three integers with no padding (checked by assert_layout!).
 unsafe impl Pod for crate::abi::grant_table::GrantEntryV1 {}
+// SAFETY: integers only, no padding (checked by assert_layout!).
+unsafe impl Pod for crate::abi::netif::NetifTxRequest {}
+// SAFETY: integers only, no padding (checked by assert_layout!).
+unsafe impl Pod for crate::abi::netif::NetifTxResponse {}
+// SAFETY: integers only, no padding (checked by assert_layout!).
+unsafe impl Pod for crate::abi::netif::NetifRxRequest {}
+// SAFETY: integers only, no padding (checked by assert_layout!).
+unsafe impl Pod for crate::abi::netif::NetifRxResponse {}
 
 /// A pointer to a `T` in memory shared with Xen or another domain.
 ///
@@ -157,6 +165,32 @@ impl Shared<u64> {
     }
 }
 
+impl<const N: usize> Shared<[u8; N]> {
+    /// Copies `src` into the buffer at `offset`; false (copying nothing) if it does not fit.
+    pub fn write_bytes(self, offset: usize, src: &[u8]) -> bool {
+        if offset.checked_add(src.len()).is_none_or(|end| end > N) {
+            return false;
+        }
+        let dst = self.ptr.as_ptr().cast::<u8>().wrapping_add(offset);
+        // SAFETY: `[offset, offset + len)` lies inside the N bytes this Shared points to
+        // (checked above); `src` is a distinct Rust slice, so the ranges do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+        true
+    }
+
+    /// Copies bytes at `offset` into `dst`; false (copying nothing) if they are not all
+    /// inside the buffer.
+    pub fn read_bytes(self, offset: usize, dst: &mut [u8]) -> bool {
+        if offset.checked_add(dst.len()).is_none_or(|end| end > N) {
+            return false;
+        }
+        let src = self.ptr.as_ptr().cast::<u8>().wrapping_add(offset);
+        // SAFETY: as in `write_bytes`, with source and destination swapped.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+        true
+    }
+}
+
 impl Shared<u16> {
     /// The half-word as an atomic.
     pub fn atomic(&self) -> &AtomicU16 {
@@ -200,6 +234,21 @@ mod tests {
         assert_eq!(shared_field!(s, VcpuInfo, time.system_time).read(), 77);
         assert_eq!(info.time.system_time, 77);
         assert_eq!(info.evtchn_upcall_mask, 1);
+    }
+
+    #[test]
+    fn byte_copies_are_bounds_checked() {
+        let mut buf = [0u8; 8];
+        // SAFETY: `buf` outlives `s` and is reached only through it meanwhile.
+        let s = unsafe { Shared::new(&raw mut buf) };
+        assert!(s.write_bytes(6, b"ab"));
+        assert!(!s.write_bytes(7, b"ab"));
+        assert!(!s.write_bytes(usize::MAX, b"a"));
+        let mut out = [0u8; 3];
+        assert!(s.read_bytes(5, &mut out));
+        assert_eq!(&out, b"\0ab");
+        assert!(!s.read_bytes(6, &mut out));
+        assert_eq!(buf, *b"\0\0\0\0\0\0ab");
     }
 
     #[test]

@@ -207,6 +207,22 @@ impl core::fmt::Display for GrantSetupError {
     }
 }
 
+/// A zeroed page from the heap for memory shared with another domain (rings, packet
+/// buffers), as a `Shared<T>` and its address. Never freed: a backend may still map it.
+pub(crate) fn shared_heap_page<T>() -> Option<(Shared<T>, u64)> {
+    const { assert!(core::mem::size_of::<T>() <= PAGE_SIZE) };
+    let layout = core::alloc::Layout::from_size_align(PAGE_SIZE, PAGE_SIZE).ok()?;
+    // SAFETY: a non-zero-sized layout.
+    let page = unsafe { alloc::alloc::alloc_zeroed(layout) };
+    if page.is_null() {
+        return None;
+    }
+    // SAFETY: a page-aligned, zeroed, 4096-byte allocation (>= size_of T, and every T we
+    // share is plain integers, valid when zeroed) that is never freed and reached only
+    // through this Shared.
+    Some((unsafe { Shared::new(page.cast::<T>()) }, page as u64))
+}
+
 /// The machine frame behind our pseudo-physical frame `pfn`.
 pub(crate) fn pfn_to_mfn(pfn: u64) -> Option<u64> {
     crate::mm::tables()?.mfn(pfn)

@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# Network flight: apps/httpd on netfront + smoltcp, reached from dom0 over xenbr0.
+
+# http_check NAME EXPECTED CURL_ARGS...: one step, pass when curl's output matches.
+http_check() {
+    local name=$1 want=$2 got
+    shift 2
+    got=$(curl -s -m 20 "$@" 2>&1)
+    if [[ $got =~ $want ]]; then
+        step "$name" httpd pass "${got//$'\n'/ | }"
+    else
+        step "$name" httpd fail "expected /$want/, got: ${got//$'\n'/ | }"
+    fi
+}
+
+guest_cfg httpd ../images/httpd "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:02']" 'memory = 64'
+if guest_start httpd /run/ferrun/httpd.cfg && guest_expect httpd httpd.expect 60; then
+    http_check http-get '^hello from ferrun$' http://10.0.0.2:8080/
+    http_check http-404 '^404$' -o /dev/null -w '%{http_code}' http://10.0.0.2:8080/nothing
+    http_check http-405 '^405$' -o /dev/null -w '%{http_code}' -X POST http://10.0.0.2:8080/
+    # A request line that is not HTTP gets 400, and the server goes on.
+    bad=$(exec 3<>/dev/tcp/10.0.0.2/8080 && printf 'garbage\r\n\r\n' >&3 && head -n 1 <&3 | tr -d '\r')
+    if [ "$bad" = "HTTP/1.1 400 Bad Request" ]; then
+        step http-malformed httpd pass "$bad"
+    else
+        step http-malformed httpd fail "got '$bad'"
+    fi
+    http_check http-stats '^requests [0-9]+' http://10.0.0.2:8080/stats
+    xl shutdown httpd
+    guest_wait_stop httpd poweroff 20
+fi
