@@ -50,7 +50,8 @@ fn respond(head: &[u8], stats: &netfront::Stats, served: u64) -> Vec<u8> {
     } else if method != Some("GET") {
         ("405 Method Not Allowed", String::from("only GET\n"))
     } else {
-        match path {
+        // The query string does not choose the resource.
+        match path.and_then(|p| p.split('?').next()) {
             Some("/") => ("200 OK", String::from("hello from ferrun\n")),
             Some("/stats") => (
                 "200 OK",

@@ -25,6 +25,15 @@ if guest_start httpd /run/ferrun/httpd.cfg && guest_expect httpd httpd.expect 60
     else
         step http-malformed httpd fail "got '$bad'"
     fi
+    # 200 requests one after another (a new connection each) from one curl process.
+    t0=$EPOCHREALTIME
+    n=$(curl -s -m 120 "http://10.0.0.2:8080/?[1-200]" | grep -c '^hello from ferrun$')
+    secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+    if [ "$n" = 200 ]; then
+        step http-200-requests httpd pass "200 of 200 answered in ${secs} s ($(awk -v s="$secs" 'BEGIN { printf "%.0f", 200 / s }') req/s, sequential, under TCG)"
+    else
+        step http-200-requests httpd fail "$n of 200 answered in ${secs} s"
+    fi
     http_check http-stats '^requests [0-9]+' http://10.0.0.2:8080/stats
     xl shutdown httpd
     guest_wait_stop httpd poweroff 20
