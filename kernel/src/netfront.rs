@@ -96,6 +96,8 @@ pub struct Netfront {
     tx_free: Vec<u16>,
     tx_busy: Vec<bool>,
     rx_pages: Vec<(Shared<Page>, GrantRef)>,
+    /// Which receive buffers the backend holds (a response for any other is a lie).
+    rx_posted: Vec<bool>,
     events: Arc<WaitQueue>,
     broken: Option<&'static str>,
     scratch: Vec<u8>,
@@ -112,6 +114,8 @@ pub struct Stats {
     pub tx_packets: u64,
     /// Receive responses with an error status or bad offset/length.
     pub rx_errors: u64,
+    /// Frames dropped for want of a free TX slot (TCP and ARP send again).
+    pub tx_dropped: u64,
 }
 
 fn page<T>() -> Result<(Shared<T>, u64), NetError> {
@@ -191,6 +195,7 @@ impl Netfront {
             tx_free: (0..TX_RING_SIZE as u16).rev().collect(),
             tx_busy: alloc::vec![false; TX_RING_SIZE],
             rx_pages,
+            rx_posted: alloc::vec![false; RX_RING_SIZE],
             events,
             broken: None,
             scratch: alloc::vec![0; MTU],
@@ -290,6 +295,9 @@ impl Netfront {
                 gref: gref.0,
             });
         }
+        if let Some(p) = self.rx_posted.get_mut(usize::from(id)) {
+            *p = true;
+        }
     }
 
     fn publish_rx(&mut self) {
@@ -344,6 +352,14 @@ impl Netfront {
                 self.broken = Some("rx");
                 return None;
             };
+            // A buffer the backend does not hold (a repeated id) cannot be answered.
+            match self.rx_posted.get_mut(usize::from(id)) {
+                Some(p) if *p => *p = false,
+                _ => {
+                    self.broken = Some("rx");
+                    return None;
+                }
+            }
             let offset = usize::from(rsp.offset);
             let len = usize::try_from(rsp.status).unwrap_or(0);
             let ok = rsp.status > 0 && len <= MTU && offset.saturating_add(len) <= PAGE_SIZE;
@@ -407,7 +423,10 @@ impl Netfront {
 
     /// Sends the frame in `self.scratch[..len]`.
     fn send_scratch(&mut self, len: usize) {
-        let Some(id) = self.tx_free.pop() else { return };
+        let Some(id) = self.tx_free.pop() else {
+            self.stats.tx_dropped += 1;
+            return;
+        };
         let Some(&(page, gref)) = self.tx_pages.get(usize::from(id)) else {
             return;
         };
@@ -487,8 +506,8 @@ impl phy::Device for Netfront {
     fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
         let mut frame = Vec::new();
         self.receive_into(&mut frame)?;
-        // With no TX slot free, a reply smoltcp sends at once is dropped (send_scratch
-        // returns without a slot); TCP and ARP retransmit.
+        // With no TX slot free, a reply smoltcp sends at once is dropped and counted
+        // (`tx_dropped`); TCP and ARP send again.
         self.reclaim_tx();
         Some((RxToken { frame }, TxToken { nf: self }))
     }

@@ -56,11 +56,12 @@ fn respond(head: &[u8], stats: &netfront::Stats, served: u64) -> Vec<u8> {
             Some("/stats") => (
                 "200 OK",
                 format!(
-                    "requests {}\nrx_packets {}\ntx_packets {}\nrx_errors {}\nsteal_ns {}\nuptime_ns {}\n",
+                    "requests {}\nrx_packets {}\ntx_packets {}\nrx_errors {}\ntx_dropped {}\nsteal_ns {}\nuptime_ns {}\n",
                     served,
                     stats.rx_packets,
                     stats.tx_packets,
                     stats.rx_errors,
+                    stats.tx_dropped,
                     kernel::time::steal_ns().unwrap_or(0),
                     kernel::time::now_ns().saturating_sub(kernel::boot_times().entry_ns),
                 ),
