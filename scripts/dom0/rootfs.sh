@@ -18,7 +18,8 @@ DOM0_PACKAGES=(xen-utils-4.17 iproute2 busybox kmod bash perl-base nftables curl
 # Kernel modules dom0 loads (their dependencies are added from modprobe --show-depends).
 # Xen backends and devices, the guest bridge, and for --net the e1000 NIC and nftables NAT.
 DOM0_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-blkback
-    bridge loop tun e1000 nf_tables nft_chain_nat nft_nat nft_masq nft_ct)
+    bridge loop tun e1000 nf_tables nft_chain_nat nft_nat nft_masq nft_ct
+    xen-netfront) # not loaded by dom0: the Linux peer guest of the bench flight takes it
 
 # Paths (relative to the rootfs) deleted after installation: docs, locales, caches, python3
 # (only pygrub uses it), udev's hardware database, package manager state (the package list
