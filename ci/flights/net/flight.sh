@@ -34,6 +34,15 @@ if guest_start httpd /run/ferrun/httpd.cfg && guest_expect httpd httpd.expect 60
     else
         step http-200-requests httpd fail "$n of 200 answered in ${secs} s"
     fi
+    # 100 requests, 8 connections at a time (the server has 8 sockets).
+    t0=$EPOCHREALTIME
+    n=$(curl -s -m 120 -Z --parallel-max 8 "http://10.0.0.2:8080/?[1-100]" | grep -c '^hello from ferrun$')
+    secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+    if [ "$n" = 100 ]; then
+        step http-parallel httpd pass "100 of 100 answered, 8 at a time, in ${secs} s"
+    else
+        step http-parallel httpd fail "$n of 100 answered, 8 at a time, in ${secs} s"
+    fi
     http_check http-stats '^requests [0-9]+' http://10.0.0.2:8080/stats
     xl shutdown httpd
     guest_wait_stop httpd poweroff 20
