@@ -133,8 +133,41 @@ fn main() {
         .read_string("data/poke", Tx::NONE)
         .unwrap_or_else(|e| panic!("xenstore: read data/poke: {e}"));
     println!("xenstore: watch fired on {poked}: {value}");
+
+    // A reply that never comes: dom0 stops xenstored, then tells us on the console.
+    println!("xenstore: type 'stall' once xenstored is stopped");
+    wait_for_line("stall");
+    let t0 = time::now_ns();
+    match bus.read("name", Tx::NONE) {
+        Err(XsError::Timeout) => println!(
+            "xenstore: read timed out after {} ms (xenstored stopped)",
+            (time::now_ns() - t0) / 1_000_000
+        ),
+        other => panic!("xenstore: read with xenstored stopped gave {other:?}"),
+    }
+    println!("xenstore: type 'resume' once xenstored runs again");
+    wait_for_line("resume");
+    let name = bus
+        .read_string("name", Tx::NONE)
+        .unwrap_or_else(|e| panic!("xenstore: read after the stall: {e}"));
+    // The late reply to the timed-out read arrived meanwhile, for nobody: one stray.
+    println!(
+        "xenstore: read after the stall: {name}; strays {}",
+        bus.strays()
+    );
     drop(watch);
-    println!("xenstore: strays {}; done", bus.strays());
+    println!("xenstore: done");
+}
+
+/// Blocks until the console delivers the line `want`.
+fn wait_for_line(want: &str) {
+    loop {
+        match kernel::console::read_line(64) {
+            Ok(line) if line == want => return,
+            Ok(_) => {}
+            Err(e) => panic!("xenstore: console input: {e}"),
+        }
+    }
 }
 
 /// The number at `key`; a missing key counts as 0.

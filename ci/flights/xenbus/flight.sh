@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # xenbus flight: the guest's xenstore client against dom0's real xenstored. The guest
-# writes a value dom0 must read back, lists its home tree as dom0's xenstore-ls does, and
-# waits on a watch that fires when dom0 writes.
+# writes a value dom0 must read back, lists its home tree as dom0's xenstore-ls does,
+# waits on a watch that fires when dom0 writes, and gets a timeout error (not a hang)
+# while dom0 has xenstored stopped.
 
 # With a vif on dom0's bridge: the hotplug path network guests need.
 guest_cfg xenstore ../images/xenstore "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:02']"
@@ -35,6 +36,21 @@ if guest_start xenstore /run/ferrun/xenstore.cfg; then
         step dom0-xs-write xenstore fail "xenstore-write exited $?"
     fi
     guest_expect xenstore after-poke.expect 60
+    # A reply that never comes is a timeout error, not a hang; the late one is a stray.
+    tty=$(xenstore-read "/local/domain/$domid/console/tty")
+    xenstored=$(cat /run/xen/xenstored.pid)
+    kill -STOP "$xenstored"
+    printf 'stall\n' >"$tty"
+    # Nothing here may use xl or xenstore-* while xenstored is stopped (they would wait for
+    # it): watch the console log directly, for 60 s at most.
+    for ((i = 0; i < 300; i++)); do
+        grep -q 'read timed out' "$FERRUN_CONSOLE_DIR/guest-xenstore.log" && break
+        _pause 0.2
+    done
+    kill -CONT "$xenstored"
+    guest_expect xenstore stall.expect 10
+    printf 'resume\n' >"$tty"
+    guest_expect xenstore resume.expect 60
     guest_wait_stop xenstore poweroff
 else
     step guest-console xenstore fail "skipped: guest-start failed"
