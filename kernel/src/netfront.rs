@@ -19,7 +19,6 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{Ordering, fence};
 use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use xen::abi::netif::{
@@ -27,7 +26,7 @@ use xen::abi::netif::{
     NetifTxSring, RX_RING_SIZE, SRING_HEADER, TX_RING_SIZE,
 };
 use xen::abi::xen::{DomId, PAGE_SIZE, Port};
-use xen::netif::{FrontRing, must_notify, parse_mac};
+use xen::netif::{FrontRing, parse_mac};
 use xen::shared::Shared;
 use xen::shared_field;
 use xen::xenstore::XsError;
@@ -301,14 +300,7 @@ impl Netfront {
     }
 
     fn publish_rx(&mut self) {
-        let prod = shared_field!(self.rx, NetifRxSring, req_prod);
-        let old = prod.read();
-        // wmb: requests before the index that publishes them.
-        fence(Ordering::Release);
-        prod.write(self.rx_ring.req_prod_pvt);
-        fence(Ordering::SeqCst);
-        let event = shared_field!(self.rx, NetifRxSring, req_event).read();
-        if must_notify(old, self.rx_ring.req_prod_pvt, event) {
+        if self.rx_ring.push_requests(self.rx) {
             self.notify();
         }
     }
@@ -319,25 +311,14 @@ impl Netfront {
             return None;
         }
         loop {
-            let rsp_prod = shared_field!(self.rx, NetifRxSring, rsp_prod).read();
-            // rmb: responses after the index that published them.
-            fence(Ordering::Acquire);
+            let rsp_prod = FrontRing::rsp_prod(self.rx);
             match self.rx_ring.responses(rsp_prod) {
                 Err(_) => {
                     self.broken = Some("rx");
                     return None;
                 }
-                Ok(0) => {
-                    // Ask for an event at the next response, then look once more.
-                    shared_field!(self.rx, NetifRxSring, rsp_event)
-                        .write(self.rx_ring.rsp_cons.wrapping_add(1));
-                    fence(Ordering::SeqCst);
-                    let again = shared_field!(self.rx, NetifRxSring, rsp_prod).read();
-                    if again == rsp_prod {
-                        return None;
-                    }
-                    continue;
-                }
+                Ok(0) if self.rx_ring.final_check(self.rx, rsp_prod) => continue,
+                Ok(0) => return None,
                 Ok(_) => {}
             }
             let slot = self.rx_ring.next_response();
@@ -387,8 +368,7 @@ impl Netfront {
             return;
         }
         loop {
-            let rsp_prod = shared_field!(self.tx, NetifTxSring, rsp_prod).read();
-            fence(Ordering::Acquire);
+            let rsp_prod = FrontRing::rsp_prod(self.tx);
             let ready = match self.tx_ring.responses(rsp_prod) {
                 Ok(n) => n,
                 Err(_) => {
@@ -412,10 +392,7 @@ impl Netfront {
                     self.tx_free.push(rsp.id);
                 }
             }
-            shared_field!(self.tx, NetifTxSring, rsp_event)
-                .write(self.tx_ring.rsp_cons.wrapping_add(1));
-            fence(Ordering::SeqCst);
-            if shared_field!(self.tx, NetifTxSring, rsp_prod).read() == rsp_prod {
+            if !self.tx_ring.final_check(self.tx, rsp_prod) {
                 return;
             }
         }
@@ -454,13 +431,7 @@ impl Netfront {
                 size: u16::try_from(len).unwrap_or(0),
             });
         }
-        let prod = shared_field!(self.tx, NetifTxSring, req_prod);
-        let old = prod.read();
-        fence(Ordering::Release);
-        prod.write(self.tx_ring.req_prod_pvt);
-        fence(Ordering::SeqCst);
-        let event = shared_field!(self.tx, NetifTxSring, req_event).read();
-        if must_notify(old, self.tx_ring.req_prod_pvt, event) {
+        if self.tx_ring.push_requests(self.tx) {
             self.notify();
         }
         self.stats.tx_packets += 1;

@@ -6,6 +6,11 @@
 
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+use crate::abi::netif::Sring;
+use crate::shared::Shared;
+use crate::shared_field;
+use core::sync::atomic::{Ordering, fence};
+
 /// Ring indices a backend could not have produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadResponses {
@@ -74,6 +79,39 @@ impl<const N: usize> FrontRing<N> {
     }
 }
 
+impl<const N: usize> FrontRing<N> {
+    /// Publishes the requests made so far as `sring.req_prod`; true when the backend asked
+    /// to be notified of them (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY).
+    pub fn push_requests<S>(&self, sring: Shared<Sring<S, N>>) -> bool {
+        let prod = shared_field!(sring, Sring<S, N>, req_prod);
+        let old = prod.read();
+        // wmb: the requests before the index that publishes them.
+        fence(Ordering::Release);
+        prod.write(self.req_prod_pvt);
+        // mb: publish before reading where the backend wants its event.
+        fence(Ordering::SeqCst);
+        let event = shared_field!(sring, Sring<S, N>, req_event).read();
+        must_notify(old, self.req_prod_pvt, event)
+    }
+
+    /// The backend's `rsp_prod`, read before the responses it publishes.
+    pub fn rsp_prod<S>(sring: Shared<Sring<S, N>>) -> u32 {
+        let prod = shared_field!(sring, Sring<S, N>, rsp_prod).read();
+        // rmb: the responses after the index that published them.
+        fence(Ordering::Acquire);
+        prod
+    }
+
+    /// With every response up to `seen` consumed: asks for an event at the next one and
+    /// returns true if more arrived meanwhile (RING_FINAL_CHECK_FOR_RESPONSES).
+    pub fn final_check<S>(&self, sring: Shared<Sring<S, N>>, seen: u32) -> bool {
+        shared_field!(sring, Sring<S, N>, rsp_event).write(self.rsp_cons.wrapping_add(1));
+        // mb: ask before looking again, or a response in between would go unnoticed.
+        fence(Ordering::SeqCst);
+        Self::rsp_prod(sring) != seen
+    }
+}
+
 /// After publishing `new` as `req_prod` (it was `old`): must the backend be notified?
 /// Yes when its `req_event` lies in `(old, new]` (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY).
 pub fn must_notify(old: u32, new: u32, req_event: u32) -> bool {
@@ -135,6 +173,35 @@ mod tests {
             r.responses(u32::MAX).is_err(),
             "behind us is not a huge count"
         );
+    }
+
+    #[test]
+    fn pushing_publishes_and_notifies_only_when_asked() {
+        let mut page = std::boxed::Box::new(Sring::<u64, 4> {
+            req_prod: 0,
+            req_event: 1,
+            rsp_prod: 0,
+            rsp_event: 1,
+            pad: [0; 48],
+            ring: [0; 4],
+        });
+        // SAFETY: the box outlives the handle; test and ring take turns.
+        let s = unsafe { Shared::new(&raw mut *page) };
+        let mut r = FrontRing::<4>::new();
+        r.next_request();
+        assert!(r.push_requests(s), "the backend waits for request 1");
+        assert_eq!(page.req_prod, 1);
+        page.req_event = 5;
+        r.next_request();
+        assert!(!r.push_requests(s), "the backend asked for request 5 only");
+        page.rsp_prod = 2;
+        assert_eq!(FrontRing::<4>::rsp_prod(s), 2);
+        r.next_response();
+        r.next_response();
+        assert!(!r.final_check(s, 2));
+        assert_eq!(page.rsp_event, 3, "an event at the next response");
+        page.rsp_prod = 3;
+        assert!(r.final_check(s, 2), "one arrived meanwhile");
     }
 
     #[test]
