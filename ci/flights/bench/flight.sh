@@ -37,15 +37,20 @@ listen_secs() {
     local start line
     start=$(cat "$FERRUN_RUN/$1.start_us")
     line=$(grep -m1 'listening on' "$FERRUN_RUN/$1.lines") || return 1
-    awk -v a="$start" -v b="${line%% *}" 'BEGIN { printf "%.2f", b - a / 1000000 }'
+    _us_of "${line%% *}"
+    _secs "$start" "$REPLY"
+    echo "$REPLY"
 }
 
 # req_per_s URL: 200 sequential requests; prints answered/elapsed as "N SECS".
 req_per_s() {
     local t0 n
-    t0=$EPOCHREALTIME
+    _now_us
+    t0=$REPLY
     n=$(curl -s -m 120 "$1?[1-200]" | grep -c '^hello from')
-    echo "$n $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')"
+    _now_us
+    _secs "$t0" "$REPLY"
+    echo "$n $REPLY"
 }
 
 if build_peer_initramfs; then

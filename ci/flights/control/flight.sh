@@ -15,14 +15,17 @@ control_run() {
 # within 10 s, the request and the hook on the console.
 control_stop() {
     local name=$1 command=$2 reason=$3 t0
-    t0=$EPOCHREALTIME
+    _now_us
+    t0=$REPLY
     if ! xl "$command" "$name"; then
         step guest-shutdown "$name" fail "xl $command exited $?"
         guest_destroy "$name"
         return 1
     fi
     guest_wait_stop "$name" "$reason" 10 || return 1
-    step guest-shutdown "$name" pass "xl $command -> $reason in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s (xl start-up and polling included)"
+    _now_us
+    _secs "$t0" "$REPLY"
+    step guest-shutdown "$name" pass "xl $command -> $reason in $REPLY s (xl start-up and polling included)"
     guest_expect "$name" "$reason.expect" 10
 }
 

@@ -26,18 +26,24 @@ if guest_start httpd /run/ferrun/httpd.cfg && guest_expect httpd httpd.expect 60
         step http-malformed httpd fail "got '$bad'"
     fi
     # 200 requests one after another (a new connection each) from one curl process.
-    t0=$EPOCHREALTIME
+    _now_us
+    t0=$REPLY
     n=$(curl -s -m 120 "http://10.0.0.2:8080/?[1-200]" | grep -c '^hello from ferrun$')
-    secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+    _now_us
+    _secs "$t0" "$REPLY"
+    secs=$REPLY
     if [ "$n" = 200 ]; then
         step http-200-requests httpd pass "200 of 200 answered in ${secs} s ($(awk -v s="$secs" 'BEGIN { printf "%.0f", 200 / s }') req/s, sequential, under TCG)"
     else
         step http-200-requests httpd fail "$n of 200 answered in ${secs} s"
     fi
     # 100 requests, 8 connections at a time (the server has 8 sockets).
-    t0=$EPOCHREALTIME
+    _now_us
+    t0=$REPLY
     n=$(curl -s -m 120 -Z --parallel-max 8 "http://10.0.0.2:8080/?[1-100]" | grep -c '^hello from ferrun$')
-    secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+    _now_us
+    _secs "$t0" "$REPLY"
+    secs=$REPLY
     if [ "$n" = 100 ]; then
         step http-parallel httpd pass "100 of 100 answered, 8 at a time, in ${secs} s"
     else
