@@ -1,43 +1,36 @@
 //! ferrun: a unikernel runtime for Xen PV guests.
 //!
 //! An application crate links this library, names its entry with [`main!`], and is built
-//! into a PV image (`scripts/build APP`). Boot (`arch::x86_64::boot`) takes `start_info`,
-//! maps shared_info, installs the trap table and callbacks, brings up the PV console ring,
-//! then calls the app's main; when main returns the domain powers off, and a panic or an
-//! unexpected trap prints a report on the console and shuts the domain down as crashed.
+//! into a PV image (`scripts/build APP`). `arch::x86_64` is the ground floor (entry,
+//! hypercalls, traps, page tables, context switch); [`boot`] brings the runtime up in
+//! order and calls the app's main; when main returns the domain powers off, and a panic or
+//! an unexpected trap prints a report on the console and shuts the domain down as crashed.
+//! `kernel/README.md` has the layers and what each module may use.
 //!
 //! The modules that need the hypervisor only build for `target_os = "none"`; the rest
-//! (boot-info parsing, backtrace walking) builds and is tested on the host.
+//! (boot-info parsing, backtrace walking, console lines, ...) builds and is tested on the
+//! host.
 #![cfg_attr(target_os = "none", no_std)]
 
 extern crate alloc;
 
-pub mod bootinfo;
-pub mod lines;
-pub mod logger;
-pub mod mm;
-pub mod symbols;
-pub mod unwind;
-
 #[cfg(target_os = "none")]
 pub mod arch;
 #[cfg(target_os = "none")]
-pub mod console;
-#[cfg(target_os = "none")]
-pub mod control;
+pub mod boot;
+pub mod bootinfo;
+pub mod drivers;
 #[cfg(target_os = "none")]
 pub mod event;
-#[cfg(target_os = "none")]
-pub mod gnttab;
-#[cfg(target_os = "none")]
-pub mod netfront;
+pub mod logger;
+pub mod mm;
 #[cfg(target_os = "none")]
 pub mod panic;
 pub mod sched;
+pub mod symbols;
 #[cfg(target_os = "none")]
 pub mod time;
-#[cfg(target_os = "none")]
-pub mod xenbus;
+pub mod unwind;
 
 pub use bootinfo::BootInfo;
 /// The TCP/IP stack the runtime's network device plugs into.
@@ -142,8 +135,6 @@ fn record_boot(info: BootInfo, mem: mm::MemInfo, times: BootTimes) {
 /// Runs the app (in user mode, as thread `main`) and powers off when it returns.
 #[cfg(target_os = "none")]
 fn run_app() -> ! {
-    logger::init(boot_info().cmdline());
-    control::start();
     MAIN_AT_NS.store(time::now_ns(), core::sync::atomic::Ordering::Relaxed);
     // SAFETY: `__ferrun_app_main` is defined by the app crate through `main!` with this
     // exact signature (a link error otherwise).
@@ -173,9 +164,9 @@ pub fn crash() -> ! {
 /// Flushes the console and shuts the domain down with `reason`.
 #[cfg(target_os = "none")]
 pub fn shutdown(reason: xen::abi::sched::ShutdownReason) -> ! {
-    console::flush();
+    drivers::console::flush();
     let err = arch::x86_64::shutdown(reason);
-    console::write_str_raw("ferrun: SCHEDOP_shutdown refused\n");
+    drivers::console::write_str_raw("ferrun: SCHEDOP_shutdown refused\n");
     let _ = err;
     loop {
         arch::x86_64::sched_block();

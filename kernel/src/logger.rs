@@ -75,7 +75,7 @@ mod console_logger {
         }
 
         fn flush(&self) {
-            crate::console::flush();
+            crate::drivers::console::flush();
         }
     }
 

@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use crate::arch::x86_64::{self as arch, traps::TrapFrame};
-use crate::console::ConsoleWriter;
+use crate::drivers::console::ConsoleWriter;
 use crate::unwind;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -119,7 +119,7 @@ fn backtrace(w: &mut ConsoleWriter, rip: Option<u64>, rbp: u64, sp: u64) {
 /// Enters crash reporting once; a fault inside the report shuts down at once.
 fn begin_crash() -> ConsoleWriter {
     if CRASHING.swap(true, Ordering::SeqCst) {
-        crate::console::write_str_raw("ferrun: fault while reporting a crash\n");
+        crate::drivers::console::write_str_raw("ferrun: fault while reporting a crash\n");
         crate::crash();
     }
     ConsoleWriter::raw()

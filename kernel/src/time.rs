@@ -98,15 +98,17 @@ pub fn now_and_wallclock_ns() -> (u64, u128) {
     (now, wall)
 }
 
-/// Binds VIRQ_TIMER (its events only wake the idle loop) and registers the runstate area
-/// for steal time. A Xen without the runstate area leaves steal time unavailable.
+/// Binds VIRQ_TIMER (its events only wake the idle loop).
 pub(crate) fn init() -> Result<(), xen::XenError> {
     let port = crate::event::bind_virq(xen::abi::xen::virq::TIMER)?;
     crate::event::bind_handler(port, alloc::sync::Arc::new(|_| {}))?;
-    if let Err(e) = arch::runstate::register() {
-        crate::println!("ferrun: steal time unavailable: runstate area: {e}");
-    }
     Ok(())
+}
+
+/// Registers the runstate area for steal time; without it (an error) steal time is
+/// unavailable.
+pub(crate) fn init_runstate() -> Result<(), xen::XenError> {
+    arch::runstate::register()
 }
 
 /// Arms the one-shot timer: a VIRQ_TIMER event at system time `deadline_ns` (0 cancels).

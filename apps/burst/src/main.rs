@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use kernel::xenbus::{self, Tx};
+use kernel::drivers::xenbus::{self, Tx};
 use kernel::{println, time};
 use xen::xenstore::{Errno, XsError};
 

@@ -12,7 +12,7 @@ use alloc::boxed::Box;
 kernel::main!(main);
 
 fn main() {
-    kernel::control::on_shutdown(Box::new(|| {
+    kernel::drivers::control::on_shutdown(Box::new(|| {
         log::info!("shutdown hook ran");
     }));
     log::debug!("debug lines are on");

@@ -8,7 +8,7 @@ kernel::main!(main);
 fn main() {
     kernel::println!("echo: ready");
     loop {
-        match kernel::console::read_line(1024) {
+        match kernel::drivers::console::read_line(1024) {
             Ok(line) if line == "quit" => {
                 kernel::println!("echo: bye");
                 return;

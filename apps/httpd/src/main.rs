@@ -11,7 +11,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use kernel::netfront::{self, Netfront};
+use kernel::drivers::netfront::{self, Netfront};
 use kernel::smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use kernel::smoltcp::socket::tcp;
 use kernel::smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};

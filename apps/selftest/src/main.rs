@@ -251,13 +251,13 @@ fn ten_thousand_threads_without_leaking_pages() -> Outcome {
     // Warm up: the heap grows once to its working size; frames stay with it.
     batch(&counter)?;
     let before = mm::free_pages();
-    let heap_before = kernel::arch::x86_64::heap_usage().0;
+    let heap_before = kernel::mm::heap_usage().0;
     counter.store(0, Ordering::Relaxed);
     for _ in 0..10_000 / BATCH {
         batch(&counter)?;
     }
     let after = mm::free_pages();
-    let heap_after = kernel::arch::x86_64::heap_usage().0;
+    let heap_after = kernel::mm::heap_usage().0;
     let ran = counter.load(Ordering::Relaxed);
     check!(ran == 10_000, "{ran} of 10000 threads ran");
     check!(
@@ -380,7 +380,7 @@ fn timed_waits_time_out_and_wake() -> Outcome {
 /// The grant table is set up by Xen (query_size, setup_table, frames mapped), and a page
 /// granted to dom0 can be ended again; bad requests are errors.
 fn grant_table_grants_and_ends() -> Outcome {
-    use kernel::gnttab::{self, GrantError, GrantPageError};
+    use kernel::drivers::gnttab::{self, GrantError, GrantPageError};
     let (free, capacity) = gnttab::usage().map_err(|e| format!("{e}"))?;
     check!(
         capacity > 0 && capacity <= gnttab::FRAMES * 512 && free == capacity - 8,

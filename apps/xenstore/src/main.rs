@@ -10,10 +10,10 @@ extern crate alloc;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::drivers::xenbus::{self, Tx, Xenbus};
 use kernel::println;
 use kernel::sched;
 use kernel::time;
-use kernel::xenbus::{self, Tx, Xenbus};
 use xen::xenstore::{Errno, XsError};
 
 kernel::main!(main);
@@ -162,7 +162,7 @@ fn main() {
 /// Blocks until the console delivers the line `want`.
 fn wait_for_line(want: &str) {
     loop {
-        match kernel::console::read_line(64) {
+        match kernel::drivers::console::read_line(64) {
             Ok(line) if line == want => return,
             Ok(_) => {}
             Err(e) => panic!("xenstore: console input: {e}"),

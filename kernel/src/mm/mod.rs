@@ -4,6 +4,10 @@
 //! Boot reserves the frames Xen's builder used (image, P2M, start_info, xenstore and
 //! console pages, bootstrap page tables and stack), maps the rest of memory at its
 //! identity VA through `mmu_update`, and hands the free frames to [`frame::FrameAllocator`].
+//! It is also the heap (the global allocator) and the source of pages shared with other
+//! domains.
+//!
+//! May use: `arch` (page tables, P2M), `xen`.
 
 pub mod frame;
 
@@ -13,11 +17,36 @@ pub mod heap;
 #[cfg(target_os = "none")]
 mod imp {
     use super::frame::{FrameAllocator, FrameError};
-    use crate::arch::x86_64::mm::{MapError, P2m, PageTables};
+    use crate::arch::x86_64::mm::{self as arch_mm, MapError};
     use xen::XenError;
+    use xen::abi::xen::PAGE_SIZE;
+    use xen::shared::Shared;
+
+    #[global_allocator]
+    static HEAP: super::heap::KernelHeap = super::heap::KernelHeap::new();
+
+    /// Heap bytes in use and bytes in its regions.
+    pub fn heap_usage() -> (usize, usize) {
+        HEAP.usage()
+    }
+
+    /// A zeroed page from the heap for memory shared with another domain (rings, packet
+    /// buffers), as a `Shared<T>` and its address. Never freed: a backend may still map it.
+    pub fn shared_page<T>() -> Option<(Shared<T>, u64)> {
+        const { assert!(core::mem::size_of::<T>() <= PAGE_SIZE) };
+        let layout = core::alloc::Layout::from_size_align(PAGE_SIZE, PAGE_SIZE).ok()?;
+        // SAFETY: a non-zero-sized layout.
+        let page = unsafe { alloc::alloc::alloc_zeroed(layout) };
+        if page.is_null() {
+            return None;
+        }
+        // SAFETY: a page-aligned, zeroed, 4096-byte allocation (>= size_of T, and every T
+        // we share is plain integers, valid when zeroed) that is never freed and reached
+        // only through this Shared.
+        Some((unsafe { Shared::new(page.cast::<T>()) }, page as u64))
+    }
 
     static FRAMES: spin::Mutex<Option<FrameAllocator<'static>>> = spin::Mutex::new(None);
-    static TABLES: spin::Once<PageTables> = spin::Once::new();
 
     /// Why memory could not be set up.
     #[derive(Debug, Clone, Copy)]
@@ -48,20 +77,13 @@ mod imp {
         pub free_pages: u64,
     }
 
-    /// Maps all memory and sets up the frame allocator.
+    /// Sets up the frame allocator over the domain's `nr_pages` frames; memory is mapped
+    /// on demand from then on.
     ///
     /// `first_free` is the first frame after everything Xen's builder placed (the frame
     /// above its bootstrap stack).
-    pub fn init(
-        pt_base: u64,
-        mfn_list: u64,
-        nr_pages: u64,
-        first_free: u64,
-    ) -> Result<MemInfo, MmError> {
-        // SAFETY: start_info.mfn_list is the P2M Xen built, mapped for nr_pages entries for
-        // the life of the domain (we never unmap it: its frames are below first_free).
-        let p2m = unsafe { P2m::new(mfn_list, nr_pages) };
-        let tables = PageTables::new(pt_base, p2m);
+    pub fn init(nr_pages: u64, first_free: u64) -> Result<MemInfo, MmError> {
+        let tables = arch_mm::tables().ok_or(MmError::Bitmap)?;
         let frames = usize::try_from(nr_pages).map_err(|_| MmError::Bitmap)?;
         let regions = frames.div_ceil(REGION_PAGES);
         // The two bitmaps take the first free frames, which Xen's builder mapped already;
@@ -107,7 +129,6 @@ mod imp {
         };
         *FRAMES.lock() = Some(alloc);
         *MAPPED.lock() = Some(mapped);
-        TABLES.call_once(|| tables);
         Ok(info)
     }
 
@@ -138,7 +159,7 @@ mod imp {
     /// Makes sure frames `[pfn, pfn + n)` are mapped at their identity VA, mapping whole
     /// 2 MiB regions (their page tables come from frames in regions already mapped).
     fn ensure_mapped(pfn: usize, n: usize) -> Result<(), MapError> {
-        let Some(tables) = TABLES.get() else {
+        let Some(tables) = arch_mm::tables() else {
             return Err(MapError::NoFrameForTable);
         };
         let mut guard = MAPPED.lock();
@@ -186,11 +207,6 @@ mod imp {
         }
     }
 
-    /// The live page tables (after `init`).
-    pub(crate) fn tables() -> Option<PageTables> {
-        TABLES.get().copied()
-    }
-
     /// Frames free now.
     pub fn free_pages() -> usize {
         FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_count)
@@ -233,9 +249,8 @@ mod imp {
                 let _ = with_frames(|a| a.free_contiguous(guard_pfn, pages + 1));
                 return Err(StackError::Map(e));
             }
-            let tables = TABLES
-                .get()
-                .ok_or(StackError::Frames(FrameError::OutOfRange { pfn: 0 }))?;
+            let tables =
+                arch_mm::tables().ok_or(StackError::Frames(FrameError::OutOfRange { pfn: 0 }))?;
             if let Err(e) = tables.unmap(guard_pfn as u64) {
                 let _ = with_frames(|a| a.free_contiguous(guard_pfn, pages + 1));
                 return Err(StackError::Guard(e));
@@ -261,7 +276,9 @@ mod imp {
 
     impl Drop for Stack {
         fn drop(&mut self) {
-            let Some(tables) = TABLES.get() else { return };
+            let Some(tables) = arch_mm::tables() else {
+                return;
+            };
             // A guard that cannot be remapped is leaked with its stack rather than handed
             // out unmapped.
             if tables.remap(self.guard_pfn as u64).is_ok() {

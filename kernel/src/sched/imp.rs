@@ -1,7 +1,8 @@
 //! The scheduler proper (target only).
 //!
-//! Its two `unsafe` calls are the context switch and writing a new thread's first frame
-//! (both in `arch::x86_64::switch`); everything else here is safe code.
+//! Its `unsafe` calls are the context switch and writing a new thread's first frame (both
+//! in `arch::x86_64::switch`) and installing the LDT on frames it took; everything else
+//! here is safe code.
 
 extern crate alloc;
 
@@ -225,12 +226,53 @@ fn new_thread(
     })
 }
 
-/// Makes the boot stack the thread `main`. Called once by boot.
-pub(crate) fn init() -> Result<(), xen::XenError> {
-    match arch::ldt::init() {
-        Ok(()) => LDT_READY.store(true, Ordering::Relaxed),
-        Err(e) => crate::println!("ferrun: TLS by set_segment_base on every switch: {e}"),
+/// Why the LDT for TLS segments could not be installed.
+#[derive(Debug, Clone, Copy)]
+pub enum LdtError {
+    /// No frames for it.
+    Frames(crate::mm::frame::FrameError),
+    /// Xen refused it.
+    Xen(xen::XenError),
+}
+
+impl core::fmt::Display for LdtError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LdtError::Frames(e) => write!(f, "{e}"),
+            LdtError::Xen(e) => write!(f, "{e}"),
+        }
     }
+}
+
+/// Takes frames for the LDT and installs it (one TLS segment per thread).
+fn install_ldt() -> Result<(), LdtError> {
+    use super::tls::LDT_ENTRIES;
+    const { assert!(LDT_ENTRIES <= arch::ldt::MAX_ENTRIES) };
+    let pages = LDT_ENTRIES * 8 / xen::abi::xen::PAGE_SIZE;
+    let pfn = crate::mm::alloc_run_low(pages).map_err(LdtError::Frames)?;
+    // SAFETY: the frames were just taken from the allocator (mapped at their identity VA
+    // by alloc_run_low) for the LDT alone, and are never given back.
+    unsafe { arch::ldt::install(pfn, LDT_ENTRIES) }.map_err(LdtError::Xen)
+}
+
+/// How thread TLS blocks are made current.
+#[derive(Debug, Clone, Copy)]
+pub enum TlsMode {
+    /// By loading an LDT selector (one `mov`): the fast path.
+    Selectors,
+    /// By `set_segment_base` on every switch, because the LDT could not be installed.
+    Hypercall(LdtError),
+}
+
+/// Makes the boot stack the thread `main`. Called once by boot.
+pub(crate) fn init() -> Result<TlsMode, xen::XenError> {
+    let mode = match install_ldt() {
+        Ok(()) => {
+            LDT_READY.store(true, Ordering::Relaxed);
+            TlsMode::Selectors
+        }
+        Err(e) => TlsMode::Hypercall(e),
+    };
     let main = new_thread("main", 0, State::Running, None, None);
     let mut s = SCHED.lock();
     let (sel, base) = main.tls();
@@ -238,7 +280,7 @@ pub(crate) fn init() -> Result<(), xen::XenError> {
     publish_current(&main);
     s.current = Some(main);
     s.live = 1;
-    Ok(())
+    Ok(mode)
 }
 
 /// Why a thread could not be created.
@@ -320,7 +362,7 @@ impl<'a> Builder<'a> {
         .map_err(SpawnError::Frame)?;
         // SAFETY: the frame's words lie at the top of `stack`, which was just allocated,
         // is mapped and writable, and no code runs on it yet.
-        unsafe { switch::write_frame(&frame) };
+        unsafe { switch::write_frame(&frame.words) };
         let result = Arc::new(spin::Mutex::new(None));
         let slot = result.clone();
         let body: Box<dyn FnOnce() + Send> = Box::new(move || {
@@ -507,10 +549,9 @@ fn switch_away(new_state: State) {
             drop(me);
             drop(s);
             if let Err(e) = switch::set_tls(tls_sel, tls_base) {
-                // Mid-switch: this line must not block on a full console.
-                crate::console::print_polling(format_args!(
-                    "ferrun: set_segment_base(FS) failed: {e}\n"
-                ));
+                // The next thread would run on another thread's TLS block: stop here, with
+                // a crash report, rather than corrupt it.
+                panic!("switching TLS: set_segment_base(FS, {tls_base:#x}) failed: {e}");
             }
             // SAFETY: `save` points into the current thread's ThreadInner, kept alive by the
             // scheduler until this thread runs again or is reaped (after it switched away);

@@ -22,7 +22,7 @@ const PTE_NX: u64 = 1 << 63;
 static NX: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// The no-execute bit to put in data mappings (0 when unsupported).
-pub(crate) fn nx() -> u64 {
+pub fn nx() -> u64 {
     NX.load(core::sync::atomic::Ordering::Relaxed)
 }
 /// Present, read-only, user (a PV kernel runs in ring 3): how page-table pages are mapped.
@@ -78,7 +78,7 @@ fn mmu_update(reqs: &[MmuUpdate]) -> Result<(), XenError> {
 
 /// The P2M: the machine frame behind each of our pseudo-physical frames.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct P2m {
+struct P2m {
     list: *const u64,
     len: u64,
 }
@@ -93,7 +93,7 @@ impl P2m {
     ///
     /// # Safety
     /// `list` must be `start_info.mfn_list`, mapped for `len` entries, and stay mapped.
-    pub(crate) unsafe fn new(list: u64, len: u64) -> Self {
+    unsafe fn new(list: u64, len: u64) -> Self {
         P2m {
             list: list as *const u64,
             len,
@@ -101,7 +101,7 @@ impl P2m {
     }
 
     /// The MFN of `pfn`, or `None` beyond the domain.
-    pub(crate) fn mfn(&self, pfn: u64) -> Option<u64> {
+    fn mfn(&self, pfn: u64) -> Option<u64> {
         if pfn >= self.len {
             return None;
         }
@@ -113,7 +113,7 @@ impl P2m {
 
 /// The live page tables.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PageTables {
+pub struct PageTables {
     l4_va: u64,
     p2m: P2m,
 }
@@ -135,7 +135,7 @@ fn table_of(entry: u64) -> (u64, u64) {
 
 impl PageTables {
     /// The tables rooted at `start_info.pt_base`.
-    pub(crate) fn new(l4_va: u64, p2m: P2m) -> Self {
+    fn new(l4_va: u64, p2m: P2m) -> Self {
         PageTables { l4_va, p2m }
     }
 
@@ -153,13 +153,18 @@ impl PageTables {
         Some((mfn, table_va))
     }
 
+    /// The machine frame of the L4 table (for `MMUEXT_NEW_USER_BASEPTR`).
+    pub fn l4_mfn(&self) -> Option<u64> {
+        self.p2m.mfn(self.l4_va >> PAGE_SHIFT)
+    }
+
     /// The machine frame behind our frame `pfn` (the P2M).
-    pub(crate) fn mfn(&self, pfn: u64) -> Option<u64> {
+    pub fn mfn(&self, pfn: u64) -> Option<u64> {
         self.p2m.mfn(pfn)
     }
 
     /// True when `va` is mapped.
-    pub(crate) fn is_mapped(&self, va: u64) -> bool {
+    pub fn is_mapped(&self, va: u64) -> bool {
         self.l1_for(va)
             .is_some_and(|(_, l1)| read_entry(l1, index(va, 1)) & PTE_PRESENT != 0)
     }
@@ -185,7 +190,7 @@ impl PageTables {
 
     /// Maps every frame in `[start, end)` at its identity VA, creating page tables as
     /// needed with frames from `alloc_table`. Frames already mapped are left alone.
-    pub(crate) fn map_identity(
+    pub fn map_identity(
         &self,
         start: u64,
         end: u64,
@@ -233,7 +238,7 @@ impl PageTables {
 
     /// Rewrites every present leaf entry for frames `[start, end)` to `perm(pfn, entry)`,
     /// an L1 table at a time. Regions without page tables are skipped.
-    pub(crate) fn protect(
+    pub fn protect(
         &self,
         start: u64,
         end: u64,
@@ -267,13 +272,13 @@ impl PageTables {
     }
 
     /// Unmaps one page of the identity map (a stack guard).
-    pub(crate) fn unmap(&self, pfn: u64) -> Result<(), XenError> {
+    pub fn unmap(&self, pfn: u64) -> Result<(), XenError> {
         // SAFETY: callers pass the guard frame of a stack they own; nothing uses it.
         unsafe { update_va_mapping(pfn << PAGE_SHIFT, 0, uvmf::INVLPG) }
     }
 
     /// Maps one page of the identity map back (a freed stack guard).
-    pub(crate) fn remap(&self, pfn: u64) -> Result<(), XenError> {
+    pub fn remap(&self, pfn: u64) -> Result<(), XenError> {
         let mfn = self.p2m.mfn(pfn).ok_or(XenError::Inval)?;
         // SAFETY: restores the identity mapping of one of our own frames.
         unsafe {
@@ -286,11 +291,30 @@ impl PageTables {
     }
 }
 
+static TABLES: spin::Once<PageTables> = spin::Once::new();
+
+/// Records the page tables and the P2M Xen's builder made (`start_info.pt_base`,
+/// `mfn_list`, `nr_pages`). Called once, by `_start`'s Rust side, before anything maps.
+///
+/// # Safety
+/// `mfn_list` must be `start_info.mfn_list`, mapped for `nr_pages` entries for the life of
+/// the domain, and `pt_base` the VA of the live L4 table.
+pub(crate) unsafe fn adopt_tables(pt_base: u64, mfn_list: u64, nr_pages: u64) {
+    // SAFETY: forwarded from this function's contract.
+    let p2m = unsafe { P2m::new(mfn_list, nr_pages) };
+    TABLES.call_once(|| PageTables::new(pt_base, p2m));
+}
+
+/// The live page tables (from `_start` on).
+pub fn tables() -> Option<PageTables> {
+    TABLES.get().copied()
+}
+
 /// W^X for the image and everything Xen's builder mapped: code read-only and executable,
 /// read-only data read-only, everything else no-execute (writability left as it is: page
 /// tables and other pages Xen made read-only stay so). Returns whether no-execute is in
 /// force: if Xen refuses the NX bit, the image is protected without it.
-pub(crate) fn harden(
+fn harden(
     tables: &PageTables,
     end_pfn: u64,
     text: (u64, u64),
@@ -326,4 +350,19 @@ pub(crate) fn harden(
         }
     }
     Ok(false)
+}
+
+/// W^X over the image and every frame below `end_pfn` (see `harden`): the bounds of code
+/// and read-only data come from the linker script. Returns whether no-execute is in force.
+pub fn harden_image(tables: &PageTables, end_pfn: u64) -> Result<bool, MapError> {
+    use super::start;
+    let text = (
+        (&raw const start::__text_start) as u64,
+        (&raw const start::__text_end) as u64,
+    );
+    let rodata = (
+        (&raw const start::__rodata_start) as u64,
+        (&raw const start::__rodata_end) as u64,
+    );
+    harden(tables, end_pfn, text, rodata)
 }

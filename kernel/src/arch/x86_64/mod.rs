@@ -1,29 +1,36 @@
-//! x86_64 PV: the only home of `asm!` and `global_asm!` in ferrun.
+//! x86_64 PV: the ground floor, and the only home of `asm!` and `global_asm!` in ferrun.
 //!
-//! `boot` has the entry point and ELF notes, `hypercall` the hypercall layer, `traps` the
-//! exception and upcall entry stubs. This module wires them to the portable kernel.
+//! `start` has the entry point, ELF notes and the stacks; `hypercall` the hypercall layer;
+//! `traps` the exception, upcall and system-call stubs; `mm` the page tables; `switch` the
+//! context switch; `ldt` the TLS segments; `events` the event-channel operations;
+//! `runstate` the runstate area. `entry` is the one interface up into the portable
+//! kernel (three symbols the kernel defines); nothing else here names the kernel.
+//!
+//! May use: the `xen` crate, `alloc`, `spin`. Nothing from `crate::` outside `arch`.
 
-pub(crate) mod boot;
+pub mod entry;
 pub(crate) mod events;
 pub mod hypercall;
 pub(crate) mod ldt;
-pub(crate) mod mm;
+pub mod mm;
 pub mod probe;
 pub(crate) mod runstate;
+pub(crate) mod start;
 pub mod switch;
 pub mod traps;
 
-use crate::BootInfo;
 use core::arch::asm;
-use traps::TrapFrame;
 use xen::XenError;
 use xen::abi::grant_table::{ENTRIES_PER_FRAME, GrantEntryV1};
-use xen::abi::xen::{PAGE_SIZE, SharedInfo, StartInfo, hypercall as nr, uvmf};
+use xen::abi::xen::{PAGE_SIZE, SharedInfo, hypercall as nr, uvmf};
 use xen::shared::Shared;
 
 pub(crate) use hypercall::evtchn_send;
 pub use hypercall::{sched_block, sched_yield};
 pub use hypercall::{xen_extraversion, xen_version};
+
+/// Grant-table frames: `start` reserves this many pages of VA for them.
+pub const GRANT_FRAMES: usize = 4;
 
 /// PTE bits for a present, writable kernel mapping (PV kernels run in ring 3, so USER).
 const PTE_KERNEL_RW: u64 = 0x7;
@@ -53,8 +60,8 @@ pub fn frame_pointer() -> u64 {
 
 /// Reads one word of a stack for a backtrace.
 ///
-/// Only for addresses the unwinder has checked to lie inside a live thread's stack (see
-/// `crate::unwind::walk`): those are mapped and 8-aligned.
+/// Only for addresses the unwinder has checked to lie inside a live thread's stack: those
+/// are mapped and 8-aligned.
 pub(crate) fn read_stack_word(addr: u64) -> u64 {
     if !addr.is_multiple_of(8) {
         return 0;
@@ -63,7 +70,7 @@ pub(crate) fn read_stack_word(addr: u64) -> u64 {
     unsafe { (addr as *const u64).read_volatile() }
 }
 
-/// The bytes of the image's `.ferrun_symbols` section (see `crate::symbols`).
+/// The bytes of the image's `.ferrun_symbols` section (the function-name table).
 pub(crate) fn symbol_table() -> &'static [u8] {
     unsafe extern "C" {
         static __symbols_start: u8;
@@ -146,12 +153,12 @@ pub(crate) fn map_grant_table(
         return Err(GrantSetupError::Status(query.status));
     }
     let n = want
-        .min(crate::gnttab::FRAMES)
+        .min(GRANT_FRAMES)
         .min(usize::try_from(query.max_nr_frames).unwrap_or(0));
     if n == 0 {
         return Err(GrantSetupError::NoFrames);
     }
-    let mut frames = [0u64; crate::gnttab::FRAMES];
+    let mut frames = [0u64; GRANT_FRAMES];
     let mut setup = GnttabSetupTable {
         dom: xen::abi::xen::DomId::SELF.0,
         nr_frames: u32::try_from(n).unwrap_or(0),
@@ -165,7 +172,7 @@ pub(crate) fn map_grant_table(
     if setup.status != 0 {
         return Err(GrantSetupError::Status(setup.status));
     }
-    let base = (&raw const boot::grant_table_pages) as u64;
+    let base = (&raw const start::grant_table_pages) as u64;
     let mut out = alloc::vec::Vec::with_capacity(n);
     for (i, mfn) in frames.iter().take(n).enumerate() {
         let va = base + (i as u64) * PAGE_SIZE as u64;
@@ -207,25 +214,9 @@ impl core::fmt::Display for GrantSetupError {
     }
 }
 
-/// A zeroed page from the heap for memory shared with another domain (rings, packet
-/// buffers), as a `Shared<T>` and its address. Never freed: a backend may still map it.
-pub(crate) fn shared_heap_page<T>() -> Option<(Shared<T>, u64)> {
-    const { assert!(core::mem::size_of::<T>() <= PAGE_SIZE) };
-    let layout = core::alloc::Layout::from_size_align(PAGE_SIZE, PAGE_SIZE).ok()?;
-    // SAFETY: a non-zero-sized layout.
-    let page = unsafe { alloc::alloc::alloc_zeroed(layout) };
-    if page.is_null() {
-        return None;
-    }
-    // SAFETY: a page-aligned, zeroed, 4096-byte allocation (>= size_of T, and every T we
-    // share is plain integers, valid when zeroed) that is never freed and reached only
-    // through this Shared.
-    Some((unsafe { Shared::new(page.cast::<T>()) }, page as u64))
-}
-
 /// The machine frame behind our pseudo-physical frame `pfn`.
-pub(crate) fn pfn_to_mfn(pfn: u64) -> Option<u64> {
-    crate::mm::tables()?.mfn(pfn)
+pub fn pfn_to_mfn(pfn: u64) -> Option<u64> {
+    mm::tables()?.mfn(pfn)
 }
 
 static SHARED_INFO: spin::Once<Shared<SharedInfo>> = spin::Once::new();
@@ -235,131 +226,64 @@ pub(crate) fn shared_info() -> Option<Shared<SharedInfo>> {
     SHARED_INFO.get().copied()
 }
 
-fn map_shared_info(machine_addr: u64) -> Result<Shared<SharedInfo>, XenError> {
-    let va = (&raw const boot::shared_info_page) as u64;
+/// Maps the shared_info frame (`start_info.shared_info`) at a page reserved for it.
+pub fn map_shared_info(machine_addr: u64) -> Result<(), XenError> {
+    if SHARED_INFO.get().is_some() {
+        return Ok(());
+    }
+    let va = (&raw const start::shared_info_page) as u64;
     // SAFETY: `shared_info_page` is a page of .bss reserved for this and used through
     // nothing else; Xen gives us the shared_info frame to map (start_info.shared_info).
     unsafe { update_va_mapping(va, machine_addr | PTE_KERNEL_RW | mm::nx(), uvmf::INVLPG)? };
     // SAFETY: the page is now mapped to shared_info for the life of the domain, 4096 bytes
     // (> size_of SharedInfo), page aligned; it is accessed only through `Shared`.
-    Ok(unsafe { Shared::new(va as *mut SharedInfo) })
+    let s = unsafe { Shared::new(va as *mut SharedInfo) };
+    SHARED_INFO.call_once(|| s);
+    Ok(())
 }
 
 /// Removes the mapping of one page: later accesses fault.
 fn unmap_page(va: u64) -> Result<(), XenError> {
-    // SAFETY: callers pass page 0 (the ELF header page, never read after boot) or the
-    // boot stack's guard page (never used): nothing relies on those mappings.
+    // SAFETY: callers pass page 0 (the ELF header page, never read after boot) or a
+    // stack's guard page (never used): nothing relies on those mappings.
     unsafe { update_va_mapping(va, 0, uvmf::INVLPG) }
+}
+
+/// Unmaps page 0 (null-pointer accesses fault) and the boot stack's guard page.
+pub fn unmap_boot_guards() -> Result<(), XenError> {
+    unmap_page(0)?;
+    unmap_page(boot_stack_guard())
+}
+
+/// The console ring Xen's builder set up (`start_info.console.domU.mfn`).
+pub fn console_ring(mfn: u64) -> Shared<xen::abi::console::XenconsInterface> {
+    let va = mfn_to_va(mfn);
+    // SAFETY: the console page is part of the start-of-day mapping (public/xen.h layout),
+    // reserved from the frame allocator, and used only as a console ring, through
+    // `Shared`.
+    unsafe { Shared::new(va as *mut xen::abi::console::XenconsInterface) }
+}
+
+/// End of the image (linker script).
+fn image_end() -> u64 {
+    (&raw const start::__image_end) as u64
 }
 
 /// Bounds of the boot stack: `[bottom, top)`.
 pub(crate) fn boot_stack() -> (u64, u64) {
     (
-        (&raw const boot::boot_stack_bottom) as u64,
-        (&raw const boot::boot_stack_top) as u64,
+        (&raw const start::boot_stack_bottom) as u64,
+        (&raw const start::boot_stack_top) as u64,
     )
 }
 
 /// The boot stack's guard page.
 pub(crate) fn boot_stack_guard() -> u64 {
-    (&raw const boot::boot_stack_guard) as u64
+    (&raw const start::boot_stack_guard) as u64
 }
 
-#[global_allocator]
-static HEAP: crate::mm::heap::KernelHeap = crate::mm::heap::KernelHeap::new();
-
-/// Heap bytes in use and bytes in its regions.
-pub fn heap_usage() -> (usize, usize) {
-    HEAP.usage()
-}
-
-fn pfn_up(addr: u64) -> u64 {
-    addr.div_ceil(PAGE_SIZE as u64)
-}
-
-/// Rust side of `_start`: brings up the platform, runs the app, shuts down.
-extern "C" fn boot_entry(si: *const StartInfo, xen_stack: u64) -> ! {
-    // SAFETY: Xen passes the address of start_info in RSI; it is mapped, aligned and not
-    // changed by Xen after entry. We copy it once.
-    let si = unsafe { si.read() };
-    let entry_tsc = rdtsc();
-    let console_va = mfn_to_va(si.console.mfn.0);
-    // SAFETY: the console page is part of the start-of-day mapping (public/xen.h layout)
-    // and is used only as a console ring, through `Shared`.
-    let ring = unsafe { Shared::new(console_va as *mut xen::abi::console::XenconsInterface) };
-    crate::console::init(xen::console::ConsoleRing::new(ring), si.console.evtchn);
-
-    let fatal = |what: &str, e: &dyn core::fmt::Display| -> ! {
-        crate::println!("ferrun: boot: {what} failed: {e}");
-        crate::crash()
-    };
-    match map_shared_info(si.shared_info) {
-        Ok(s) => {
-            SHARED_INFO.call_once(|| s);
-        }
-        Err(e) => fatal("mapping shared_info", &e),
-    }
-    if let Err(e) = traps::install() {
-        fatal("set_trap_table/set_callbacks", &e);
-    }
-    if let Err(e) = unmap_page(0) {
-        fatal("unmapping page 0", &e);
-    }
-    if let Err(e) = unmap_page(boot_stack_guard()) {
-        fatal("unmapping the boot stack guard", &e);
-    }
-    // Everything Xen's builder placed ends at its bootstrap stack; check the parts we know.
-    let first_free = [
-        pfn_up(xen_stack),
-        pfn_up(si.pt_base) + si.nr_pt_frames,
-        pfn_up(si.mfn_list + si.nr_pages * 8),
-        pfn_up((&raw const boot::__image_end) as u64),
-    ]
-    .into_iter()
-    .max()
-    .unwrap_or(0);
-    let entry_ns = crate::time::time_info().map_or(0, |t| xen::pvclock::system_time(&t, entry_tsc));
-    let mm_start = crate::time::now_ns();
-    let mem = match crate::mm::init(si.pt_base, si.mfn_list, si.nr_pages, first_free) {
-        Ok(m) => m,
-        Err(e) => fatal("memory setup", &e),
-    };
-    if let Some(tables) = crate::mm::tables() {
-        let text = (
-            (&raw const boot::__text_start) as u64,
-            (&raw const boot::__text_end) as u64,
-        );
-        let rodata = (
-            (&raw const boot::__rodata_start) as u64,
-            (&raw const boot::__rodata_end) as u64,
-        );
-        match mm::harden(&tables, si.nr_pages, text, rodata) {
-            Ok(true) => {}
-            Ok(false) => crate::println!("ferrun: no-execute pages unavailable; code is read-only"),
-            Err(e) => fatal("write-protecting the image", &e),
-        }
-    }
-    let mm_end = crate::time::now_ns();
-    crate::event::init();
-    if let Err(e) = crate::time::init() {
-        fatal("timer (VIRQ_TIMER)", &e);
-    }
-    if let Err(e) = crate::sched::init() {
-        fatal("threads (FS base)", &e);
-    }
-    let times = crate::BootTimes {
-        entry_ns,
-        platform_ns: mm_start.saturating_sub(entry_ns),
-        memory_ns: mm_end.saturating_sub(mm_start),
-        runtime_ns: crate::time::now_ns().saturating_sub(mm_end),
-        main_ns: 0,
-    };
-    crate::record_boot(BootInfo::from_start_info(&si, entry_tsc), mem, times);
-    match enter_user(si.pt_base) {
-        Err(e) => fatal("entering user mode", &e),
-        Ok(never) => match never {},
-    }
-}
+/// The Rust function [`enter_user`] enters in user mode (read by `start`'s stub).
+static USER_MAIN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// Leaves kernel mode for good: the rest of the domain's life (every thread) runs in PV
 /// user mode, with traps, events and hypercalls bounced to the kernel stack.
@@ -371,15 +295,16 @@ extern "C" fn boot_entry(si: *const StartInfo, xen_stack: u64) -> ! {
 /// kernel stack registered with `stack_switch` first, so the overflow is reported.
 /// Both modes share the one page-table tree (our pages are all user-accessible: a 64-bit
 /// PV kernel runs in ring 3 anyway).
-fn enter_user(pt_base: u64) -> Result<core::convert::Infallible, XenError> {
-    let kguard = (&raw const boot::kernel_stack_guard) as u64;
+pub fn enter_user(main: extern "C" fn() -> !) -> Result<core::convert::Infallible, XenError> {
+    USER_MAIN.store(main as usize as u64, core::sync::atomic::Ordering::SeqCst);
+    let kguard = (&raw const start::kernel_stack_guard) as u64;
     unmap_page(kguard)?;
     hypercall::stack_switch(
         xen::abi::xen::FLAT_KERNEL_SS,
-        (&raw const boot::kernel_stack_top) as u64,
+        (&raw const start::kernel_stack_top) as u64,
     )?;
-    let l4_mfn = crate::mm::tables()
-        .and_then(|t| t.mfn(pt_base >> xen::abi::xen::PAGE_SHIFT))
+    let l4_mfn = mm::tables()
+        .and_then(|t| t.l4_mfn())
         .ok_or(XenError::Inval)?;
     let op = xen::abi::xen::MmuextOp {
         cmd: xen::abi::xen::mmuext::NEW_USER_BASEPTR,
@@ -407,26 +332,11 @@ fn enter_user(pt_base: u64) -> Result<core::convert::Infallible, XenError> {
             rsp = in(reg) top,
             rflags = in(reg) 0x202u64,
             cs = in(reg) u64::from(xen::abi::xen::FLAT_KERNEL_CS),
-            rip = in(reg) boot::ferrun_user_entry as *const () as u64,
+            rip = in(reg) start::ferrun_user_entry as *const () as u64,
             iret = in(reg) (&raw const hypercall::hypercall_page) as u64 + u64::from(nr::IRET) * 32,
             options(noreturn)
         )
     }
-}
-
-/// First Rust code in user mode.
-extern "C" fn user_entry() -> ! {
-    crate::run_app()
-}
-
-/// Called by the exception stubs (and the failsafe callback) with the saved registers.
-extern "C" fn trap_handler(frame: &mut TrapFrame) {
-    crate::panic::fatal_trap(frame)
-}
-
-/// Called by the event-upcall stub with events masked.
-extern "C" fn upcall_handler(_frame: &mut TrapFrame) {
-    crate::event::upcall();
 }
 
 /// The faulting address of the last page fault (`vcpu_info.arch.cr2`; PV guests cannot
@@ -441,6 +351,6 @@ pub(crate) fn fault_address() -> u64 {
 }
 
 /// Shuts the domain down. Returns only if Xen refused.
-pub(crate) fn shutdown(reason: xen::abi::sched::ShutdownReason) -> XenError {
+pub fn shutdown(reason: xen::abi::sched::ShutdownReason) -> XenError {
     hypercall::shutdown(reason)
 }

@@ -3,7 +3,7 @@
 //! `switch_context` saves what the psABI makes callee-saved (RBX, RBP, R12-R15, the MXCSR
 //! control bits and the x87 control word, §3.2.1) on the current stack, stores RSP, loads
 //! the next thread's RSP and restores the same set from there. A new thread's stack is laid
-//! out by [`crate::sched::frame::initial_frame`] so that the restore "returns" into
+//! out by the scheduler (its `frame::initial_frame`) so that the restore "returns" into
 //! `thread_start`, which enters the thread's Rust entry with RSP 8 bytes below a 16-byte
 //! boundary (what a `call` leaves: `(%rsp + 8) % 16 == 0`), a zero return address and
 //! RBP = 0 as the end of every backtrace.
@@ -66,15 +66,15 @@ pub(crate) unsafe fn switch(save_rsp: *mut u64, load_rsp: u64) {
     unsafe { ferrun_switch_context(save_rsp, load_rsp) }
 }
 
-/// Stores a new thread's first frame on its stack.
+/// Stores a new thread's first frame on its stack: `(address, value)` words.
 ///
 /// # Safety
-/// Every address in `frame.words` must lie in a mapped, writable stack that no running
-/// code uses (a stack just allocated for the new thread).
-pub(crate) unsafe fn write_frame(frame: &crate::sched::frame::InitialFrame) {
-    for &(addr, value) in &frame.words {
-        // SAFETY: the caller guarantees the address is in the new, unused stack; the
-        // builder guarantees 8-byte alignment.
+/// Every address in `words` must be 8-aligned and lie in a mapped, writable stack that no
+/// running code uses (a stack just allocated for the new thread).
+pub unsafe fn write_frame(words: &[(u64, u64)]) {
+    for &(addr, value) in words {
+        // SAFETY: the caller guarantees the address is 8-aligned and in the new, unused
+        // stack.
         unsafe { (addr as *mut u64).write(value) };
     }
 }

@@ -168,8 +168,8 @@ global_asm!(
     iret = const xen::abi::xen::hypercall::IRET,
     upcall_vec = const VECTOR_UPCALL,
     failsafe_vec = const VECTOR_FAILSAFE,
-    trap = sym super::trap_handler,
-    upcall = sym super::upcall_handler,
+    trap = sym super::entry::trap_handler,
+    upcall = sym super::entry::upcall_handler,
     options(att_syntax)
 );
 

@@ -10,10 +10,9 @@
 //! writes (response counts, ids, offsets, lengths) is checked before use.
 #![forbid(unsafe_code)]
 
-use crate::arch::x86_64 as arch;
-use crate::gnttab::{self, GrantPageError, GrantRef};
+use crate::drivers::gnttab::{self, GrantPageError, GrantRef};
+use crate::drivers::xenbus::{self, Tx, Xenbus};
 use crate::sched::sync::WaitQueue;
-use crate::xenbus::{self, Tx, Xenbus};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -118,7 +117,7 @@ pub struct Stats {
 }
 
 fn page<T>() -> Result<(Shared<T>, u64), NetError> {
-    arch::shared_heap_page::<T>().ok_or(NetError::NoMemory)
+    crate::mm::shared_page::<T>().ok_or(NetError::NoMemory)
 }
 
 fn state_of(bus: &Xenbus, path: &str) -> Result<u32, NetError> {

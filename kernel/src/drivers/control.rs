@@ -9,7 +9,7 @@
 //! it runs only when the others yield or block.
 #![forbid(unsafe_code)]
 
-use crate::xenbus::{self, Tx, Xenbus};
+use crate::drivers::xenbus::{self, Tx, Xenbus};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;

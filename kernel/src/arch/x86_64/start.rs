@@ -96,16 +96,17 @@ global_asm!(
     // First instruction in user mode (HYPERVISOR_iret from `enter_user`), on the boot
     // stack's top: same alignment rule, same backtrace end.
     ".globl ferrun_user_entry",
+    // The Rust entry is the function `enter_user` stored in `USER_MAIN`.
     "ferrun_user_entry:",
     "  xor %ebp, %ebp",
-    "  call {user_entry}",
+    "  call *{user_main}(%rip)",
     "  ud2",
     ".popsection",
     stack_size = const BOOT_STACK_SIZE,
     kstack_size = const KERNEL_STACK_SIZE,
-    grant_frames = const crate::gnttab::FRAMES,
-    user_entry = sym super::user_entry,
-    boot_entry = sym super::boot_entry,
+    grant_frames = const super::GRANT_FRAMES,
+    boot_entry = sym super::entry::boot_entry,
+    user_main = sym super::USER_MAIN,
     options(att_syntax)
 );
 
@@ -118,8 +119,8 @@ unsafe extern "C" {
     pub(crate) static boot_stack_top: u8;
     /// Page-aligned VA that boot maps onto the shared_info frame.
     pub(crate) static shared_info_page: [u8; 4096];
-    /// Page-aligned VAs for the grant table's frames (`crate::gnttab`).
-    pub(crate) static grant_table_pages: [u8; 4096 * crate::gnttab::FRAMES];
+    /// Page-aligned VAs for the grant table's frames.
+    pub(crate) static grant_table_pages: [u8; 4096 * super::GRANT_FRAMES];
     /// End of the image (linker script).
     pub(crate) static __image_end: u8;
     /// Code (linker script).

@@ -1,6 +1,8 @@
 //! The grant table: lets backends in other domains map our pages (netfront's rings and
-//! buffers). Set up on first use with up to [`FRAMES`] frames (`FRAMES * 512` entries,
-//! 8 of them reserved for the toolstack); the entry logic is `xen::gnttab`.
+//! buffers). Set up with the first grant, with up to [`FRAMES`] frames (`FRAMES * 512` entries, 8 of
+//! them reserved for the toolstack); the entry logic is `xen::gnttab`.
+//!
+//! May use: `arch` (grant-table hypercalls, P2M), `xen`.
 #![forbid(unsafe_code)]
 
 use crate::arch::x86_64 as arch;
@@ -8,8 +10,8 @@ pub use arch::GrantSetupError;
 use xen::abi::xen::DomId;
 pub use xen::gnttab::{GrantError, GrantRef, GrantTable};
 
-/// Grant-table frames we ask Xen for.
-pub const FRAMES: usize = 4;
+/// Grant-table frames we ask Xen for (as many as arch reserved VA for).
+pub const FRAMES: usize = arch::GRANT_FRAMES;
 
 static TABLE: spin::Once<Result<spin::Mutex<GrantTable>, GrantSetupError>> = spin::Once::new();
 

@@ -1,19 +1,8 @@
-//! The kernel console: the PV console ring from start_info, and `print!`/`println!`.
-//!
-//! A release Xen refuses `HYPERVISOR_console_io` from a domU, so the ring is the console
-//! from the first line on. Output is copied into the ring and the console event channel is
-//! notified. When the ring is full, a thread blocks until xenconsoled signals that it
-//! consumed output (nothing is dropped); kernel context (boot, traps, crash reports)
-//! yields to Xen and retries for a bounded time (a dead backend must not hang a crash
-//! report forever).
-//!
-//! Input (what is typed at `xl console`, or written to the console's pty in dom0) is read
-//! a line at a time by [`read_line`], which blocks the calling thread until a whole line
-//! arrives.
+//! The console proper (target only); see the module above.
 #![forbid(unsafe_code)]
 
+use super::lines::LineReader;
 use crate::arch::x86_64 as arch;
-use crate::lines::LineReader;
 use crate::sched::sync::WaitQueue;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -261,12 +250,12 @@ impl Write for BlockingWriter {
 /// Prints to the PV console.
 #[macro_export]
 macro_rules! print {
-    ($($arg:tt)*) => { $crate::console::_print(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::drivers::console::_print(format_args!($($arg)*)) };
 }
 
 /// Prints a line to the PV console.
 #[macro_export]
 macro_rules! println {
     () => { $crate::print!("\n") };
-    ($($arg:tt)*) => { $crate::console::_print(format_args!("{}\n", format_args!($($arg)*))) };
+    ($($arg:tt)*) => { $crate::drivers::console::_print(format_args!("{}\n", format_args!($($arg)*))) };
 }
