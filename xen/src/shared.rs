@@ -51,6 +51,8 @@ unsafe impl Pod for crate::abi::netif::NetifTxResponse {}
 unsafe impl Pod for crate::abi::netif::NetifRxRequest {}
 // SAFETY: integers only, no padding (checked by assert_layout!).
 unsafe impl Pod for crate::abi::netif::NetifRxResponse {}
+// SAFETY: integers only, no padding (checked by assert_layout!).
+unsafe impl Pod for crate::abi::netif::NetifExtraInfo {}
 
 /// A pointer to a `T` in memory shared with Xen or another domain.
 ///

@@ -97,6 +97,7 @@ pub fn all_layouts() -> &'static [StructLayout] {
         NetifRxResponse::LAYOUT,
         NetifTxSringDecl::LAYOUT,
         NetifRxSringDecl::LAYOUT,
+        NetifExtraInfo::LAYOUT,
         XenstoreDomainInterface::LAYOUT,
         SchedShutdown::LAYOUT,
         SchedPoll::LAYOUT,

@@ -9,8 +9,48 @@ pub const SRING_HEADER: usize = 64;
 pub const TX_RING_SIZE: usize = 256;
 /// Slots of the RX ring in one page: (4096 - 64) / 8 rounded down to a power of two.
 pub const RX_RING_SIZE: usize = 256;
+/// A response status: the backend dropped the packet.
+pub const NETIF_RSP_DROPPED: i16 = -2;
+/// A response status: the backend could not handle the request.
+pub const NETIF_RSP_ERROR: i16 = -1;
 /// A response status: the packet was sent (TX).
 pub const NETIF_RSP_OKAY: i16 = 0;
+/// A response status: no response; the slot answered an auxiliary request (an extra-info
+/// TX slot).
+pub const NETIF_RSP_NULL: i16 = 1;
+
+/// TX request flag: the protocol checksum field is blank (checksum offload).
+pub const NETTXF_CSUM_BLANK: u16 = 1 << 0;
+/// TX request flag: the packet's protocol checksum has been validated.
+pub const NETTXF_DATA_VALIDATED: u16 = 1 << 1;
+/// TX request flag: the packet continues in the next request (needs `feature-sg`).
+pub const NETTXF_MORE_DATA: u16 = 1 << 2;
+/// TX request flag: extra-info slots follow this request.
+pub const NETTXF_EXTRA_INFO: u16 = 1 << 3;
+
+/// RX response flag: the backend validated the protocol checksum.
+pub const NETRXF_DATA_VALIDATED: u16 = 1 << 0;
+/// RX response flag: the protocol checksum field is blank (not filled in).
+pub const NETRXF_CSUM_BLANK: u16 = 1 << 1;
+/// RX response flag: the packet continues in the next slot (needs `feature-sg`).
+pub const NETRXF_MORE_DATA: u16 = 1 << 2;
+/// RX response flag: extra-info slots follow this response.
+pub const NETRXF_EXTRA_INFO: u16 = 1 << 3;
+/// RX response flag: a GSO prefix slot (a Linux-only feature, `feature-gso-tcpv4-prefix`).
+pub const NETRXF_GSO_PREFIX: u16 = 1 << 4;
+
+/// Extra-info type: never used (invalid).
+pub const XEN_NETIF_EXTRA_TYPE_NONE: u8 = 0;
+/// Extra-info type: GSO parameters (`u.gso`).
+pub const XEN_NETIF_EXTRA_TYPE_GSO: u8 = 1;
+/// Extra-info type: add a multicast address (`u.mcast`, TX only).
+pub const XEN_NETIF_EXTRA_TYPE_MCAST_ADD: u8 = 2;
+/// Extra-info type: remove a multicast address (`u.mcast`, TX only).
+pub const XEN_NETIF_EXTRA_TYPE_MCAST_DEL: u8 = 3;
+/// Extra-info type: a Toeplitz hash value (`u.hash`).
+pub const XEN_NETIF_EXTRA_TYPE_HASH: u8 = 4;
+/// Extra-info flag: another extra-info slot follows this one.
+pub const XEN_NETIF_EXTRA_FLAG_MORE: u8 = 1 << 0;
 
 /// C: `struct netif_tx_request`.
 #[repr(C)]
@@ -72,6 +112,28 @@ pub struct NetifRxResponse {
 }
 assert_layout!(NetifRxResponse, "struct netif_rx_response" in "xen/io/netif.h",
     size 8, align 2; id = "id" 0, offset = "offset" 2, flags = "flags" 4, status = "status" 6);
+
+/// C: `struct netif_extra_info`: an extra-info slot, which takes the place of a request
+/// (TX) or a response (RX) in the ring. It carries no id: on RX it answers the request that
+/// was posted in the same ring slot.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetifExtraInfo {
+    /// `XEN_NETIF_EXTRA_TYPE_*` (C: `type`).
+    pub type_: u8,
+    /// `XEN_NETIF_EXTRA_FLAG_*`.
+    pub flags: u8,
+    /// The type-specific union (`gso`, `mcast`, `hash`), as C's `uint16_t pad[3]` member
+    /// sees it.
+    pub u: [u16; 3],
+}
+assert_layout!(NetifExtraInfo, "struct netif_extra_info" in "xen/io/netif.h",
+    size 8, align 2; type_ = "type" 0, flags = "flags" 1, u = "u" 2);
+const _: () = {
+    // It must fit the slot of either ring.
+    assert!(core::mem::size_of::<NetifExtraInfo>() <= core::mem::size_of::<NetifRxResponse>());
+    assert!(core::mem::size_of::<NetifExtraInfo>() <= core::mem::size_of::<NetifTxRequest>());
+};
 
 /// A shared ring page: header, then `N` slots of `S` bytes each holding a request or, once
 /// the backend answered, its response (C: `struct netif_tx_sring` / `netif_rx_sring`).
