@@ -98,24 +98,50 @@ pub fn now_and_wallclock_ns() -> (u64, u128) {
     (now, wall)
 }
 
-/// Binds VIRQ_TIMER (its events only wake the idle loop).
+/// Stops Xen's default 100 Hz periodic timer (an idle guest would wake 100 times a
+/// second) and binds VIRQ_TIMER for the one-shot timer (its events only wake the idle
+/// loop).
 pub(crate) fn init() -> Result<(), xen::XenError> {
+    arch::hypercall::stop_periodic_timer()?;
     let port = crate::event::bind_virq(xen::abi::xen::virq::TIMER)?;
-    crate::event::bind_handler(port, alloc::sync::Arc::new(|_| {}))?;
+    crate::event::bind_handler(
+        port,
+        alloc::sync::Arc::new(|_| {
+            TIMER_EVENTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        }),
+    )?;
     Ok(())
 }
 
-/// Registers the runstate area for steal time; without it (an error) steal time is
-/// unavailable.
+/// VIRQ_TIMER events handled so far.
+static TIMER_EVENTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How many timer events (VIRQ_TIMER) have been handled: one per one-shot deadline that
+/// came due, and none while idle with nothing to wait for.
+pub fn timer_events() -> u64 {
+    TIMER_EVENTS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// The runstate times when the area was registered: what the vCPU spent before boot
+/// (created but paused, the toolstack's hotplug scripts, all counted as offline) is not
+/// the guest's steal.
+static BOOT_RUNSTATE: spin::Once<xen::runstate::RunstateTimes> = spin::Once::new();
+
+/// Registers the runstate area for steal time and takes the since-boot base; without it
+/// (an error) steal time is unavailable.
 pub(crate) fn init_runstate() -> Result<(), xen::XenError> {
-    arch::runstate::register()
+    arch::runstate::register()?;
+    if let Some(t) = runstate_since_creation() {
+        BOOT_RUNSTATE.call_once(|| t);
+    }
+    Ok(())
 }
 
 /// Arms the one-shot timer: a VIRQ_TIMER event at system time `deadline_ns` (0 cancels).
 pub(crate) fn set_timer(deadline_ns: u64) {
     // A refused timer only makes the idle loop wake later; it cannot lose a wakeup
     // because the loop re-checks deadlines on every event.
-    let _ = arch::hypercall::set_timer_op(deadline_ns);
+    let _ = arch::hypercall::set_timer_op(pvclock::timer_deadline(now_ns(), deadline_ns));
 }
 
 struct Runstate(Shared<xen::abi::vcpu::VcpuRunstateInfo>);
@@ -133,15 +159,25 @@ impl Versioned for Runstate {
     }
 }
 
-/// Where vCPU 0's time went, up to now: running, runnable, blocked, offline (ns).
-/// `None` when Xen did not accept the runstate area.
-pub fn runstate() -> Option<xen::runstate::RunstateTimes> {
+/// Where vCPU 0's time went since it was created (Xen's own sums).
+fn runstate_since_creation() -> Option<xen::runstate::RunstateTimes> {
     let src = Runstate(arch::runstate::area()?);
     let snap = snapshot(&src);
     Some(xen::runstate::RunstateTimes::at(&snap, now_ns()))
 }
 
-/// Stolen time (ns): runnable + offline since the domain started.
+/// Where vCPU 0's time went since boot: running, runnable, blocked, offline (ns). Time
+/// paused after boot (`xl pause`) is offline, and is steal. `None` when Xen did not
+/// accept the runstate area.
+pub fn runstate() -> Option<xen::runstate::RunstateTimes> {
+    let now = runstate_since_creation()?;
+    Some(match BOOT_RUNSTATE.get() {
+        Some(base) => now.since(base),
+        None => now,
+    })
+}
+
+/// Stolen time (ns) since boot: runnable + offline.
 pub fn steal_ns() -> Option<u64> {
     runstate().map(|r| r.steal())
 }

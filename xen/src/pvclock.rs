@@ -9,6 +9,24 @@
 use crate::abi::xen::VcpuTimeInfo;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+/// Longest timer offset we ask for: Xen treats a `set_timer_op` deadline 2^50 ns or more
+/// in the future as a guest bug and fires after 100 ms instead (`do_set_timer_op`), so an
+/// idle guest would wake ten times a second. Farther deadlines wait this long, then the
+/// caller arms the timer again.
+pub const MAX_TIMER_OFFSET_NS: u64 = 1 << 49;
+
+/// The deadline to give `set_timer_op` for `deadline_ns` at system time `now_ns`: 0
+/// (cancel) stays 0; one too far away is brought to `now_ns + MAX_TIMER_OFFSET_NS`.
+pub fn timer_deadline(now_ns: u64, deadline_ns: u64) -> u64 {
+    if deadline_ns == 0 {
+        return 0;
+    }
+    match deadline_ns.checked_sub(now_ns) {
+        Some(offset) if offset >= MAX_TIMER_OFFSET_NS => now_ns.saturating_add(MAX_TIMER_OFFSET_NS),
+        _ => deadline_ns,
+    }
+}
+
 /// Scales a TSC delta to nanoseconds: `((delta << shift) * mul) >> 32` with a 128-bit product.
 pub fn scale_delta(delta: u64, mul: u32, shift: i8) -> u64 {
     let shifted = if shift >= 0 {
@@ -109,6 +127,28 @@ impl Monotonic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timer_deadlines_stay_below_xens_huge_timeout() {
+        assert_eq!(timer_deadline(5, 0), 0, "cancel stays cancel");
+        assert_eq!(timer_deadline(1_000, 2_000), 2_000);
+        assert_eq!(
+            timer_deadline(1_000, 500),
+            500,
+            "a past deadline fires at once"
+        );
+        let now = 1 << 40;
+        assert_eq!(
+            timer_deadline(now, now + MAX_TIMER_OFFSET_NS - 1),
+            now + MAX_TIMER_OFFSET_NS - 1
+        );
+        assert_eq!(timer_deadline(now, u64::MAX), now + MAX_TIMER_OFFSET_NS);
+        assert_eq!(
+            timer_deadline(now, now + (1 << 50)),
+            now + MAX_TIMER_OFFSET_NS
+        );
+        assert!(timer_deadline(now, u64::MAX) - now < 1 << 50);
+    }
 
     fn info(tsc_timestamp: u64, system_time: u64, mul: u32, shift: i8) -> VcpuTimeInfo {
         VcpuTimeInfo {

@@ -53,6 +53,17 @@ impl RunstateTimes {
         t
     }
 
+    /// The time spent in each state since `base` was taken (each saturating at 0, so a
+    /// base from a later reading gives zeros, never a wrap).
+    pub fn since(&self, base: &RunstateTimes) -> Self {
+        RunstateTimes {
+            running: self.running.saturating_sub(base.running),
+            runnable: self.runnable.saturating_sub(base.runnable),
+            blocked: self.blocked.saturating_sub(base.blocked),
+            offline: self.offline.saturating_sub(base.offline),
+        }
+    }
+
     /// Stolen time: runnable + offline.
     pub fn steal(&self) -> u64 {
         self.runnable.saturating_add(self.offline)
@@ -70,6 +81,29 @@ impl RunstateTimes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_since_a_base_subtract_per_state_and_never_wrap() {
+        let base = RunstateTimes {
+            running: 10,
+            runnable: 5,
+            blocked: 100,
+            offline: 2_000,
+        };
+        let now = RunstateTimes {
+            running: 30,
+            runnable: 9,
+            blocked: 150,
+            offline: 4_000,
+        };
+        let d = now.since(&base);
+        assert_eq!(
+            (d.running, d.runnable, d.blocked, d.offline),
+            (20, 4, 50, 2_000)
+        );
+        assert_eq!(d.steal(), 2_004);
+        assert_eq!(base.since(&now), RunstateTimes::default());
+    }
 
     fn rec(state: u32, entry: u64, time: [u64; 4]) -> VcpuRunstateInfo {
         VcpuRunstateInfo {

@@ -179,6 +179,22 @@ pub fn set_timer_op(deadline_ns: u64) -> Result<(), XenError> {
     XenError::check(ret).map(|_| ())
 }
 
+/// `VCPUOP_stop_periodic_timer` on vCPU 0: no more 100 Hz ticks (the one-shot timer
+/// is all we use).
+pub fn stop_periodic_timer() -> Result<(), XenError> {
+    // SAFETY: VCPUOP_stop_periodic_timer takes no argument (NULL) and only stops this
+    // vCPU's periodic timer.
+    let ret = unsafe {
+        hypercall3(
+            nr::VCPU_OP,
+            u64::from(xen::abi::vcpu::op::STOP_PERIODIC_TIMER),
+            0,
+            0,
+        )
+    };
+    XenError::check(ret).map(|_| ())
+}
+
 /// `HYPERVISOR_vm_assist(cmd, type)`.
 pub(crate) fn vm_assist(cmd: u32, kind: u32) -> Result<(), XenError> {
     // SAFETY: vm_assist takes two values and only toggles an assist for this domain.
