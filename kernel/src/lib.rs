@@ -24,6 +24,7 @@ pub mod drivers;
 pub mod event;
 pub mod logger;
 pub mod mm;
+pub mod net;
 #[cfg(target_os = "none")]
 pub mod panic;
 pub mod sched;

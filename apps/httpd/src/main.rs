@@ -1,7 +1,15 @@
-//! httpd: the demo web server. Brings up netfront on `device/vif/0`, smoltcp with a
-//! static address (`ip=A.B.C.D/N` on the command line, default 10.0.0.2/24), and answers
-//! HTTP/1.x GET requests on port 8080: `/` with a greeting, `/stats` with counters.
-//! A malformed request gets `400 Bad Request`; the connection is then closed.
+//! httpd: the demo web server, on the kernel's network service.
+//!
+//! Serves the files embedded from `apps/httpd/www/` (or `FERRUN_HTTPD_ROOT`) and `/stats`
+//! (JSON counters) over HTTP/1.1 with keep-alive and pipelining, on port 80 (`port=N` on
+//! the command line). The address comes from DHCP, or `ip=A.B.C.D/N gw=A.B.C.D`.
+//!
+//! One thread serves every connection: it waits on all of them at once (`net::poll`) and
+//! never blocks on one, so a slow client cannot hold the others up. Requests are parsed by
+//! the `http` crate (httparse underneath): heads over 8 KiB get 431, request bodies 405
+//! (413 when large), slow heads 408 after 10 s, idle keep-alive connections close after
+//! 15 s. Up to `MAX_CONNECTIONS` are served at once; further ones wait in the listener's
+//! backlog (and beyond it the client's SYNs are dropped, so it retries).
 #![no_std]
 #![no_main]
 
@@ -9,144 +17,289 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
-use kernel::drivers::netfront::{self, Netfront};
-use kernel::smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use kernel::smoltcp::socket::tcp;
-use kernel::smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+use http::{Connection, Resource, Response, Site, StaticFile};
+use kernel::net::{self, ListenOptions, NetError, PollEntry, Recv, TcpListener, TcpStream, ready};
 
 kernel::main!(main);
 
-/// The port we serve.
-const PORT: u16 = 8080;
-/// Connections served at once.
-const SOCKETS: usize = 8;
-/// Longest request head we read.
-const MAX_REQUEST: usize = 4096;
+/// The embedded site (see build.rs).
+static FILES: &[StaticFile] = include!(concat!(env!("OUT_DIR"), "/site.rs"));
 
-fn address_from_cmdline(cmdline: &str) -> Result<Ipv4Cidr, String> {
-    let Some(v) = cmdline
+/// Port served unless the command line says `port=N`.
+const DEFAULT_PORT: u16 = 80;
+/// Connections served at once; more wait in the backlog.
+const MAX_CONNECTIONS: usize = 512;
+/// Connections the listener keeps waiting for us.
+const BACKLOG: usize = 256;
+
+/// `port=N` from the command line (the last one), or the default.
+fn port_from_cmdline(cmdline: &str) -> Result<u16, String> {
+    match cmdline
         .split_ascii_whitespace()
-        .filter_map(|w| w.strip_prefix("ip="))
+        .filter_map(|w| w.strip_prefix("port="))
         .next_back()
-    else {
-        return Ok(Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24));
-    };
-    v.parse::<Ipv4Cidr>()
-        .map_err(|_| format!("ip={v}: expected an IPv4 address with a prefix, like 10.0.0.2/24"))
+    {
+        None => Ok(DEFAULT_PORT),
+        Some(v) => match v.parse::<u16>() {
+            Ok(p) if p != 0 && !v.starts_with('+') => Ok(p),
+            _ => Err(format!("port={v}: expected a port number from 1 to 65535")),
+        },
+    }
 }
 
-/// What to answer to the request head `head` (without the blank line).
-fn respond(head: &[u8], stats: &netfront::Stats, served: u64) -> Vec<u8> {
-    let text = core::str::from_utf8(head).unwrap_or("");
-    let mut parts = text.lines().next().unwrap_or("").split(' ');
-    let (method, path, version) = (parts.next(), parts.next(), parts.next());
-    let well_formed = matches!(version, Some("HTTP/1.0" | "HTTP/1.1"))
-        && parts.next().is_none()
-        && path.is_some_and(|p| p.starts_with('/'));
-    let (status, body) = if !well_formed {
-        ("400 Bad Request", String::from("bad request\n"))
-    } else if method != Some("GET") {
-        ("405 Method Not Allowed", String::from("only GET\n"))
-    } else {
-        // The query string does not choose the resource.
-        match path.and_then(|p| p.split('?').next()) {
-            Some("/") => ("200 OK", String::from("hello from ferrun\n")),
-            Some("/stats") => (
-                "200 OK",
-                format!(
-                    "requests {}\nrx_packets {}\ntx_packets {}\nrx_errors {}\ntx_dropped {}\nsteal_ns {}\nuptime_ns {}\n",
-                    served,
-                    stats.rx_packets,
-                    stats.tx_packets,
-                    stats.rx_errors,
-                    stats.tx_dropped,
-                    kernel::time::steal_ns().unwrap_or(0),
-                    kernel::time::now_ns().saturating_sub(kernel::boot_times().entry_ns),
-                ),
-            ),
-            _ => ("404 Not Found", String::from("not found\n")),
+/// Counters for `/stats`.
+#[derive(Default, Clone, Copy)]
+struct Counters {
+    connections_served: u64,
+    requests_served: u64,
+    refused: u64,
+}
+
+/// The site: the embedded files, and `/stats` made at request time.
+struct Pages<'a> {
+    counters: &'a Counters,
+    open: usize,
+}
+
+impl Site for Pages<'_> {
+    fn lookup(&self, path: &str) -> Option<Resource> {
+        if path == "/stats" {
+            return Some(Resource::Dynamic {
+                body: stats_json(self.counters, self.open).into_bytes(),
+                content_type: "application/json",
+            });
         }
-    };
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+        FILES.lookup(path)
+    }
 }
 
+fn stats_json(c: &Counters, open: usize) -> String {
+    use kernel::time;
+    let (mono, wall) = time::now_and_wallclock_ns();
+    let uptime = mono.saturating_sub(kernel::boot_times().entry_ns);
+    let rs = time::runstate().unwrap_or_default();
+    let steal = rs.steal();
+    // Steal as a share of uptime, in hundredths of a percent (no floating point).
+    let steal_bp = u128::from(steal) * 10_000 / u128::from(uptime.max(1));
+    let (heap_used, heap_size) = kernel::mm::heap_usage();
+    let n = net::stats();
+    let d = n.device;
+    let addr = net::info().map_or(String::new(), |i| format!("{}/{}", i.address, i.prefix));
+    format!(
+        concat!(
+            "{{\"uptime_ns\":{},\"monotonic_ns\":{},\"wallclock_ns\":{},",
+            "\"steal_ns\":{},\"steal_share_percent\":{}.{:02},",
+            "\"runstate_ns\":{{\"running\":{},\"runnable\":{},\"blocked\":{},\"offline\":{}}},",
+            "\"free_pages\":{},\"heap_used_bytes\":{},\"heap_size_bytes\":{},",
+            "\"connections_open\":{},\"connections_served\":{},\"requests_served\":{},",
+            "\"requests_refused\":{},\"address\":\"{}\",",
+            "\"net\":{{\"rx_packets\":{},\"tx_packets\":{},\"rx_errors\":{},\"tx_dropped\":{},",
+            "\"connections_accepted\":{},\"syn_dropped_backlog\":{},\"polls\":{},",
+            "\"dhcp_leases\":{}}}}}\n"
+        ),
+        uptime,
+        mono,
+        wall,
+        steal,
+        steal_bp / 100,
+        steal_bp % 100,
+        rs.running,
+        rs.runnable,
+        rs.blocked,
+        rs.offline,
+        kernel::mm::free_pages(),
+        heap_used,
+        heap_size,
+        open,
+        c.connections_served,
+        c.requests_served,
+        c.refused,
+        addr,
+        d.rx_packets,
+        d.tx_packets,
+        d.rx_errors,
+        d.tx_dropped,
+        n.connections_accepted,
+        n.syn_dropped_backlog,
+        n.polls,
+        n.dhcp_leases,
+    )
+}
+
+/// One client connection.
 struct Conn {
-    handle: SocketHandle,
-    request: Vec<u8>,
-    answered: bool,
+    stream: TcpStream,
+    http: Connection,
+    /// The response being written, and how many of its bytes went out.
+    writing: Option<(Response, usize)>,
+}
+
+/// What to do with a connection after serving it.
+#[derive(PartialEq, Eq)]
+enum Next {
+    /// Wait for it to become readable (or writable, while a response is half written).
+    Keep,
+    /// Close it.
+    Close,
+}
+
+/// Writes as much of the current response as the socket takes; true when it is all out.
+fn flush(c: &mut Conn) -> Result<bool, NetError> {
+    while let Some((r, sent)) = &mut c.writing {
+        let head = r.head();
+        let body = r.body();
+        let chunk = if *sent < head.len() {
+            &head[*sent..]
+        } else {
+            &body[*sent - head.len()..]
+        };
+        if chunk.is_empty() {
+            c.writing = None;
+            break;
+        }
+        match c.stream.write(chunk) {
+            Ok(n) => *sent += n,
+            Err(NetError::WouldBlock) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        if *sent >= r.wire_len() {
+            c.writing = None;
+        }
+    }
+    Ok(true)
+}
+
+/// Moves one connection as far as it goes without waiting.
+fn serve(c: &mut Conn, counters: &mut Counters, open: usize, now: u64) -> Next {
+    if c.writing.is_none() && c.http.deadline().is_some_and(|d| now >= d) {
+        c.writing = c.http.on_timeout(now).map(|r| (r, 0));
+    }
+    loop {
+        match flush(c) {
+            Ok(true) => {}
+            Ok(false) => return Next::Keep,
+            Err(_) => return Next::Close,
+        }
+        // The next response already parsed (pipelining), in order.
+        let pages = Pages { counters, open };
+        if let Some(r) = c.http.poll(&pages, now) {
+            counters.requests_served += 1;
+            if r.rejection().is_some() {
+                counters.refused += 1;
+            }
+            c.writing = Some((r, 0));
+            continue;
+        }
+        if c.http.should_close() {
+            return Next::Close;
+        }
+        let http = &mut c.http;
+        match c.stream.recv_with(|data| {
+            let n = http.feed(data, now);
+            (n, n)
+        }) {
+            Ok(Recv::Data(0)) => {
+                // The engine holds a full buffer and had nothing to answer yet: wait.
+                return Next::Keep;
+            }
+            Ok(Recv::Data(_)) => {}
+            Ok(Recv::Eof) => {
+                c.http.peer_closed();
+                let pages = Pages { counters, open };
+                match c.http.poll(&pages, now) {
+                    Some(r) => {
+                        counters.requests_served += 1;
+                        c.writing = Some((r, 0));
+                    }
+                    None => return Next::Close,
+                }
+            }
+            Err(NetError::WouldBlock) => return Next::Keep,
+            Err(_) => return Next::Close,
+        }
+    }
 }
 
 fn main() {
-    let cidr = address_from_cmdline(kernel::boot_info().cmdline())
-        .unwrap_or_else(|e| panic!("httpd: {e}"));
-    let mut nf = Netfront::connect(0).unwrap_or_else(|e| panic!("httpd: {e}"));
-    let mac = EthernetAddress(nf.mac());
-    let mut iface = Interface::new(Config::new(mac.into()), &mut nf, netfront::now());
-    iface.update_ip_addrs(|addrs| {
-        let _ = addrs.push(IpCidr::Ipv4(cidr));
-    });
-    let mut sockets = SocketSet::new(vec![]);
-    let mut conns: Vec<Conn> = (0..SOCKETS)
-        .map(|_| {
-            let sock = tcp::Socket::new(
-                tcp::SocketBuffer::new(vec![0; 8192]),
-                tcp::SocketBuffer::new(vec![0; 8192]),
-            );
-            Conn {
-                handle: sockets.add(sock),
-                request: Vec::new(),
-                answered: false,
-            }
-        })
-        .collect();
-    log::info!("listening on {}:{PORT}", cidr.address());
-    let mut served = 0u64;
+    let port =
+        port_from_cmdline(kernel::boot_info().cmdline()).unwrap_or_else(|e| panic!("httpd: {e}"));
+    let info = net::up().unwrap_or_else(|e| panic!("httpd: {e}"));
+    let opts = ListenOptions {
+        backlog: BACKLOG,
+        ..ListenOptions::default()
+    };
+    let listener =
+        TcpListener::bind_with(port, opts).unwrap_or_else(|e| panic!("httpd: port {port}: {e}"));
+    if let Err(e) = listener.set_nonblocking(true) {
+        panic!("httpd: {e}");
+    }
+    log::info!(
+        "listening on {}:{port} ({} files embedded)",
+        info.address,
+        FILES.len()
+    );
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut counters = Counters::default();
+    let mut entries: Vec<PollEntry> = Vec::new();
     loop {
-        let now = netfront::now();
-        iface.poll(now, &mut nf, &mut sockets);
-        if let Some(why) = nf.broken() {
-            panic!("httpd: the backend corrupted the {why} ring");
+        entries.clear();
+        let accepting = conns.len() < MAX_CONNECTIONS;
+        if accepting {
+            entries.push(PollEntry::new(listener.id(), ready::READ));
         }
-        for c in &mut conns {
-            let sock = sockets.get_mut::<tcp::Socket>(c.handle);
-            if !sock.is_open() {
-                c.request.clear();
-                c.answered = false;
-                if let Err(e) = sock.listen(PORT) {
-                    log::warn!("listen: {e}");
+        for c in &conns {
+            let interest = if c.writing.is_some() {
+                ready::WRITE
+            } else {
+                ready::READ
+            };
+            entries.push(PollEntry::new(c.stream.id(), interest));
+        }
+        let deadline = conns.iter().filter_map(|c| c.http.deadline()).min();
+        if let Err(e) = net::poll(&mut entries, deadline) {
+            log::error!("poll: {e}");
+            continue;
+        }
+        let now = kernel::time::now_ns();
+        let first = usize::from(accepting);
+        // Serve the ready ones and those whose deadline passed (newest first, so that
+        // swap_remove keeps the indices of the ones still to visit).
+        for i in (0..conns.len()).rev() {
+            let is_ready = entries.get(first + i).is_some_and(|e| e.ready != 0);
+            let due = conns[i].http.deadline().is_some_and(|d| now >= d);
+            if !(is_ready || due) {
+                continue;
+            }
+            let open = conns.len();
+            if serve(&mut conns[i], &mut counters, open, now) == Next::Close {
+                conns.swap_remove(i);
+            }
+        }
+        if accepting && entries.first().is_some_and(|e| e.ready != 0) {
+            while conns.len() < MAX_CONNECTIONS {
+                match listener.accept() {
+                    Ok(stream) => {
+                        let _ = stream.set_nonblocking(true);
+                        let _ = stream.set_nodelay(true);
+                        counters.connections_served += 1;
+                        let mut c = Conn {
+                            stream,
+                            http: Connection::new(now),
+                            writing: None,
+                        };
+                        let open = conns.len() + 1;
+                        if serve(&mut c, &mut counters, open, now) == Next::Keep {
+                            conns.push(c);
+                        }
+                    }
+                    Err(NetError::WouldBlock) => break,
+                    Err(e) => {
+                        log::warn!("accept: {e}");
+                        break;
+                    }
                 }
-                continue;
-            }
-            if c.answered {
-                continue;
-            }
-            if sock.can_recv() {
-                let _ = sock.recv(|data| {
-                    let room = MAX_REQUEST.saturating_sub(c.request.len());
-                    let n = data.len().min(room);
-                    c.request.extend_from_slice(&data[..n]);
-                    (data.len(), ())
-                });
-            }
-            let end = c.request.windows(4).position(|w| w == b"\r\n\r\n");
-            let full = c.request.len() >= MAX_REQUEST;
-            if (end.is_some() || full || !sock.may_recv()) && sock.can_send() {
-                let head = &c.request[..end.unwrap_or(c.request.len())];
-                let reply = respond(head, &nf.stats, served);
-                let _ = sock.send_slice(&reply);
-                sock.close();
-                c.answered = true;
-                served += 1;
             }
         }
-        let delay = iface.poll_delay(netfront::now(), &sockets);
-        let deadline = delay.map(|d| kernel::time::now_ns() + d.total_micros() * 1000);
-        nf.wait(deadline);
     }
 }

@@ -23,12 +23,14 @@ mount -t devtmpfs dev /dev
 insmod /xen-netfront.ko
 ip link set eth0 up
 ip addr add 10.0.0.3/24 dev eth0
-echo 'hello from linux' >/www/index.html
-httpd -p 8080 -h /www
-echo 'peer: listening on 10.0.0.3:8080'
+cp /index.html /www/index.html
+httpd -p 80 -h /www
+echo 'peer: listening on 10.0.0.3:80'
 exec sleep 100000
 INIT
     chmod +x "$root/init"
+    # The same page as ferrun's (apps/httpd/www/index.html).
+    cp www/index.html "$root/index.html" || return 1
     (cd "$root" && find . | busybox cpio -o -H newc | gzip -1) >/tmp/peer.cpio.gz && [ -s /tmp/peer.cpio.gz ]
 }
 
@@ -42,12 +44,13 @@ listen_secs() {
     echo "$REPLY"
 }
 
-# req_per_s URL: 200 sequential requests; prints answered/elapsed as "N SECS".
+# req_per_s URL: 200 sequential requests (a connection each); prints answered/elapsed as
+# "N SECS".
 req_per_s() {
     local t0 n
     _now_us
     t0=$REPLY
-    n=$(curl -s -m 120 "$1?[1-200]" | grep -c '^hello from')
+    n=$(curl -s -m 120 -o /dev/null -w '%{http_code}\n' -H 'Connection: close' "$1?[1-200]" | grep -c '^200$')
     _now_us
     _secs "$t0" "$REPLY"
     echo "$n $REPLY"
@@ -64,8 +67,8 @@ guest_cfg linux ../images/linux-peer.gz "vif = ['bridge=xenbr0,mac=00:16:3e:00:0
     'memory = 256' 'ramdisk = "/tmp/peer.cpio.gz"' 'cmdline = "console=hvc0 rdinit=/init quiet"'
 declare -A listen rate
 for g in ferrun linux; do
-    expect=ferrun.expect url=http://10.0.0.2:8080/
-    [ "$g" = linux ] && expect=peer.expect url=http://10.0.0.3:8080/
+    expect=ferrun.expect url=http://10.0.0.2/
+    [ "$g" = linux ] && expect=peer.expect url=http://10.0.0.3/
     if guest_start "$g" "/run/ferrun/$g.cfg" && guest_expect "$g" "$expect" 120; then
         listen[$g]=$(listen_secs "$g")
         read -r n secs < <(req_per_s "$url")

@@ -46,6 +46,8 @@ pub struct Xenbus {
     changed: WaitQueue,
     /// One message at a time into the request ring.
     writer: Mutex<()>,
+    /// Set on every message filed (drivers whose thread waits on their own event).
+    listeners: spin::Mutex<alloc::vec::Vec<&'static crate::sched::sync::Event>>,
 }
 
 static XENBUS: spin::Once<Result<Arc<Xenbus>, XsError>> = spin::Once::new();
@@ -70,6 +72,7 @@ fn connect() -> Result<Arc<Xenbus>, XsError> {
         inner: spin::Mutex::new(Demux::new()),
         changed: WaitQueue::new(),
         writer: Mutex::new(()),
+        listeners: spin::Mutex::new(alloc::vec::Vec::new()),
     });
     let handler = bus.clone();
     crate::event::bind_handler(bus.port, Arc::new(move |_| handler.on_event()))
@@ -90,6 +93,16 @@ impl Xenbus {
             Err(e) => log::error!("connection broken: {e}"),
         }
         self.changed.wake_all();
+        for ev in self.listeners.lock().iter() {
+            ev.set();
+        }
+    }
+
+    /// Sets `ev` whenever a message from xenstored is filed (a watch event, a reply): for
+    /// a thread that waits on its own [`Event`](crate::sched::sync::Event) and takes watch
+    /// events with [`Watch::try_next`].
+    pub fn notify_on_message(&self, ev: &'static crate::sched::sync::Event) {
+        self.listeners.lock().push(ev);
     }
 
     fn notify(&self) {
@@ -307,6 +320,20 @@ impl Watch {
             } else {
                 self.bus.changed.wait_until(deadline);
             }
+        }
+    }
+}
+
+impl Watch {
+    /// The next path that changed, if an event is waiting (never blocks).
+    pub fn try_next(&self) -> Result<Option<String>, XsError> {
+        let mut inner = self.bus.inner.lock();
+        if let Some(path) = inner.take_event(&self.token) {
+            return Ok(Some(path));
+        }
+        match inner.broken() {
+            Some(e) => Err(e),
+            None => Ok(None),
         }
     }
 }

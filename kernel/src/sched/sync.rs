@@ -70,6 +70,54 @@ impl Default for WaitQueue {
     }
 }
 
+/// A flag that one side sets (an event handler, another thread) and a thread waits for:
+/// a set that comes while nobody waits is kept, so no wakeup is lost between "I found
+/// nothing to do" and "I block".
+pub struct Event {
+    set: core::sync::atomic::AtomicBool,
+    waiters: WaitQueue,
+}
+
+impl Event {
+    /// A clear event.
+    pub const fn new() -> Self {
+        Event {
+            set: core::sync::atomic::AtomicBool::new(false),
+            waiters: WaitQueue::new(),
+        }
+    }
+
+    /// Sets the flag and wakes the waiters. Safe from event handlers (it never blocks).
+    pub fn set(&self) {
+        self.set.store(true, core::sync::atomic::Ordering::SeqCst);
+        self.waiters.wake_all();
+    }
+
+    /// Waits until the flag is set or the monotonic clock reaches `deadline` (ns; `None`:
+    /// no limit), then clears it. Returns whether it was set.
+    pub fn wait_until(&self, deadline: Option<u64>) -> bool {
+        use core::sync::atomic::Ordering;
+        if !self.set.swap(false, Ordering::SeqCst) {
+            // Nothing yields between the check above and joining the queue below (one
+            // vCPU, no preemption): a `set` from now on finds us waiting.
+            match deadline {
+                Some(d) => {
+                    self.waiters.wait_until(d);
+                }
+                None => self.waiters.wait(),
+            }
+            return self.set.swap(false, Ordering::SeqCst);
+        }
+        true
+    }
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A mutex whose waiters block (other threads run meanwhile).
 pub struct Mutex<T> {
     data: spin::Mutex<T>,
