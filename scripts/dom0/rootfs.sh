@@ -13,7 +13,13 @@ DOM0_MIRROR=http://deb.debian.org/debian
 # Packages on top of minbase. xen-utils-4.17 pulls the xen libraries, xenstore-utils and udev;
 # bash and perl-base are needed by the vif hotplug scripts; nftables does the --net port
 # forward; curl lets flights talk to a web-server guest from dom0.
-DOM0_PACKAGES=(xen-utils-4.17 iproute2 busybox kmod bash perl-base nftables curl)
+# wrk loads web-server guests in the bench flight.
+DOM0_PACKAGES=(xen-utils-4.17 iproute2 busybox kmod bash perl-base nftables curl wrk)
+
+# Packages unpacked (never installed or configured: no service starts) under
+# /opt/ferrun-peer, for flights to copy into a peer guest: nginx, the bench flight's
+# second Linux peer. Its libraries are the dom0's own (the same Debian release).
+DOM0_UNPACK=(nginx)
 
 # Kernel modules dom0 loads (their dependencies are added from modprobe --show-depends).
 # Xen backends and devices, the guest bridge, and for --net the e1000 NIC and nftables NAT.
@@ -77,6 +83,17 @@ dom0_install_debs() {
     chmod 755 "$root/usr/sbin/policy-rc.d"
     DEBIAN_FRONTEND=noninteractive chroot "$root" dpkg -i "${names[@]}"
     rm -rf "$root/usr/sbin/policy-rc.d" "$root/tmp/ferrun-debs"
+}
+
+# Unpacks the given .deb files into ROOT/opt/ferrun-peer (files only: no maintainer
+# scripts run).
+dom0_unpack_debs() {
+    local root=$1 deb; shift
+    dom0_check_root "$root" || return
+    mkdir -p "$root/opt/ferrun-peer"
+    for deb in "$@"; do
+        dpkg-deb -x "$deb" "$root/opt/ferrun-peer" || return
+    done
 }
 
 # Moves the kernel modules tree KTREE (lib/modules/KVER of the unpacked kernel package) into

@@ -1,37 +1,63 @@
 # shellcheck shell=bash
-# Benchmarks against a peer measured in the same run: apps/httpd and a Linux PV guest
-# (the testbed's own Debian kernel with busybox httpd in an initramfs built here), each
-# with a vif on xenbr0. Figures, not thresholds: a step fails only if nothing could be
-# measured. Under TCG only the ratios mean something.
+# Benchmarks against peers measured in the same run: apps/httpd and two Linux PV guests
+# (the testbed's own Debian kernel with an initramfs built here: busybox httpd, and
+# Debian's nginx), each with a vif on xenbr0, all serving the same page
+# (apps/httpd/www/index.html). Figures, not thresholds: a step fails only if nothing
+# could be measured. Under TCG only the ratios mean something.
 
-# The peer's initramfs: busybox and its libraries from dom0, xen-netfront, an init.
-build_peer_initramfs() {
-    local root=/tmp/peer lib ko
-    rm -rf "$root" && mkdir -p "$root"/{bin,proc,sys,dev,www} || return 1
+PAGE=www/index.html
+WRK_SECS=${FERRUN_BENCH_SECS:-5}
+
+# peer_initramfs KIND OUT: a Linux peer's initramfs (KIND busybox or nginx) at 10.0.0.3.
+peer_initramfs() {
+    local kind=$1 out=$2 root=/tmp/peer-$1 lib ko bin bins
+    rm -rf "$root" && mkdir -p "$root"/{bin,sbin,proc,sys,dev,www,etc,tmp,var/lib/nginx,var/log/nginx} || return 1
     cp /usr/bin/busybox "$root/bin/" || return 1
-    for lib in $(ldd /usr/bin/busybox | grep -o '/[^ ]*'); do
-        cp --parents "$lib" "$root/" || return 1
+    bins=(/usr/bin/busybox)
+    if [ "$kind" = nginx ]; then
+        cp /opt/ferrun-peer/usr/sbin/nginx "$root/sbin/nginx" || return 1
+        bins+=(/opt/ferrun-peer/usr/sbin/nginx)
+        echo 'root:x:0:0::/:/bin/sh' >"$root/etc/passwd"
+        echo 'nobody:x:65534:65534::/:/bin/sh' >>"$root/etc/passwd"
+        printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+        cat >"$root/etc/nginx.conf" <<'CONF'
+worker_processes 1;
+daemon off;
+error_log stderr;
+pid /tmp/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    types { text/html html; text/css css; }
+    keepalive_requests 1000000;
+    server { listen 80; root /www; }
+}
+CONF
+    fi
+    for bin in "${bins[@]}"; do
+        for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+            cp --parents -n "$lib" "$root/" || return 1
+        done
     done
     ko=$(find /usr/lib/modules -name 'xen-netfront.ko*' | head -n 1)
     [ -n "$ko" ] && cp "$ko" "$root/xen-netfront.ko" || return 1
-    cat >"$root/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-insmod /xen-netfront.ko
-ip link set eth0 up
-ip addr add 10.0.0.3/24 dev eth0
-cp /index.html /www/index.html
-httpd -p 80 -h /www
-echo 'peer: listening on 10.0.0.3:80'
-exec sleep 100000
-INIT
+    cp "$PAGE" "$root/www/index.html" || return 1
+    {
+        echo '#!/bin/busybox sh'
+        echo '/bin/busybox --install -s /bin'
+        echo 'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev'
+        echo 'insmod /xen-netfront.ko'
+        echo 'ip link set eth0 up; ip addr add 10.0.0.3/24 dev eth0'
+        if [ "$kind" = nginx ]; then
+            echo '/sbin/nginx -c /etc/nginx.conf &'
+        else
+            echo 'httpd -p 80 -h /www'
+        fi
+        echo 'sleep 1; echo "peer: listening on 10.0.0.3:80"'
+        echo 'exec sleep 100000'
+    } >"$root/init"
     chmod +x "$root/init"
-    # The same page as ferrun's (apps/httpd/www/index.html).
-    cp www/index.html "$root/index.html" || return 1
-    (cd "$root" && find . | busybox cpio -o -H newc | gzip -1) >/tmp/peer.cpio.gz && [ -s /tmp/peer.cpio.gz ]
+    (cd "$root" && find . | busybox cpio -o -H newc | gzip -1) >"$out" && [ -s "$out" ]
 }
 
 # listen_secs NAME: seconds from unpause to the guest's "listening" line.
@@ -44,50 +70,93 @@ listen_secs() {
     echo "$REPLY"
 }
 
-# req_per_s URL: 200 sequential requests (a connection each); prints answered/elapsed as
-# "N SECS".
-req_per_s() {
-    local t0 n
-    _now_us
-    t0=$REPLY
-    n=$(curl -s -m 120 -o /dev/null -w '%{http_code}\n' -H 'Connection: close' "$1?[1-200]" | grep -c '^200$')
-    _now_us
-    _secs "$t0" "$REPLY"
-    echo "$n $REPLY"
+# wrk_run URL CONNS MODE: one wrk run (MODE keepalive or close); prints "REQ_PER_S ERRORS".
+wrk_run() {
+    local out rps errs hdr=()
+    [ "$3" = close ] && hdr=(-H 'Connection: close')
+    out=$(wrk -t1 -c"$2" -d"${WRK_SECS}s" --timeout 10s "${hdr[@]}" "$1" 2>&1) || return 1
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    # Socket errors (connect, read, write, timeout) and non-2xx answers.
+    errs=$(awk '/Socket errors:/ { gsub(/,/, ""); s += $4 + $6 + $8 + $10 }
+        /Non-2xx or 3xx responses:/ { s += $NF } END { print s + 0 }' <<<"$out")
+    [ -n "$rps" ] || return 1
+    echo "$rps $errs"
 }
 
-if build_peer_initramfs; then
-    step peer-initramfs linux pass "$(($(stat -c %s /tmp/peer.cpio.gz) / 1024)) KiB: busybox httpd, xen-netfront"
-else
-    step peer-initramfs linux fail "could not build it from dom0's files"
-fi
-
-guest_cfg ferrun ../images/httpd "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:02']" 'memory = 64'
-guest_cfg linux ../images/linux-peer.gz "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:03']" \
-    'memory = 256' 'ramdisk = "/tmp/peer.cpio.gz"' 'cmdline = "console=hvc0 rdinit=/init quiet"'
-declare -A listen rate
-for g in ferrun linux; do
-    expect=ferrun.expect url=http://10.0.0.2/
-    [ "$g" = linux ] && expect=peer.expect url=http://10.0.0.3/
-    if guest_start "$g" "/run/ferrun/$g.cfg" && guest_expect "$g" "$expect" 120; then
-        listen[$g]=$(listen_secs "$g")
-        read -r n secs < <(req_per_s "$url")
-        if [ "$n" = 200 ]; then
-            rate[$g]=$(awk -v s="$secs" 'BEGIN { printf "%.1f", 200 / s }')
-        fi
+declare -A listen rps errs minmem
+SERVERS=(ferrun busybox nginx)
+for kind in busybox nginx; do
+    if peer_initramfs "$kind" "/tmp/peer-$kind.cpio.gz"; then
+        step peer-initramfs "$kind" pass "$(($(stat -c %s "/tmp/peer-$kind.cpio.gz") / 1024)) KiB"
+    else
+        step peer-initramfs "$kind" fail "could not build it from dom0's files"
     fi
-    guest_destroy "$g"
 done
-if [ -n "${listen[ferrun]:-}" ] && [ -n "${listen[linux]:-}" ]; then
-    step bench-boot both pass "unpause -> listening: ferrun ${listen[ferrun]} s, linux ${listen[linux]} s, ratio linux/ferrun $(awk -v a="${listen[ferrun]}" -v b="${listen[linux]}" 'BEGIN { printf "%.1f", b / a }')"
+
+# cfg_for SERVER NAME MEMORY: writes the xl config of a run.
+cfg_for() {
+    if [ "$1" = ferrun ]; then
+        guest_cfg "$2" ../images/httpd "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:02']" "memory = $3"
+    else
+        guest_cfg "$2" ../images/linux-peer.gz "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:03']" \
+            "memory = $3" "ramdisk = \"/tmp/peer-$1.cpio.gz\"" 'cmdline = "console=hvc0 rdinit=/init quiet"'
+    fi
+}
+
+# With the port: dom0 has no /etc/services for wrk to look "http" up in.
+url_of() { [ "$1" = ferrun ] && echo http://10.0.0.2:80/ || echo http://10.0.0.3:80/; }
+expect_of() { [ "$1" = ferrun ] && echo ferrun.expect || echo peer.expect; }
+
+for s in "${SERVERS[@]}"; do
+    mem=64
+    [ "$s" = ferrun ] || mem=256
+    cfg_for "$s" "$s" "$mem"
+    if guest_start "$s" "/run/ferrun/$s.cfg" && guest_expect "$s" "$(expect_of "$s")" 120; then
+        listen[$s]=$(listen_secs "$s")
+        for c in 1 10 50; do
+            for mode in keepalive close; do
+                if r=$(wrk_run "$(url_of "$s")" "$c" "$mode"); then
+                    read -r "rps[$s.$c.$mode]" "errs[$s.$c.$mode]" <<<"$r"
+                fi
+            done
+        done
+    fi
+    guest_destroy "$s"
+done
+
+# The smallest memory = (MiB) at which each serves the page.
+for s in "${SERVERS[@]}"; do
+    sizes=(4 8 16 32 64)
+    [ "$s" = ferrun ] || sizes=(32 48 64 96 128)
+    for m in "${sizes[@]}"; do
+        cfg_for "$s" "$s-m$m" "$m"
+        if guest_start "$s-m$m" "/run/ferrun/$s-m$m.cfg" >/dev/null &&
+            guest_expect "$s-m$m" "$(expect_of "$s")" 60 >/dev/null &&
+            curl -s -m 20 -o /tmp/page.got "$(url_of "$s")" && cmp -s /tmp/page.got "$PAGE"; then
+            minmem[$s]=$m
+            guest_destroy "$s-m$m"
+            break
+        fi
+        guest_destroy "$s-m$m"
+    done
+done
+
+if [ -n "${listen[ferrun]:-}" ] && [ -n "${listen[busybox]:-}" ] && [ -n "${listen[nginx]:-}" ]; then
+    step bench-boot all pass "unpause -> listening: ferrun ${listen[ferrun]} s, busybox ${listen[busybox]} s, nginx ${listen[nginx]} s"
 else
-    step bench-boot both fail "not measured: ferrun '${listen[ferrun]:-}' linux '${listen[linux]:-}'"
+    step bench-boot all fail "not measured: ferrun '${listen[ferrun]:-}' busybox '${listen[busybox]:-}' nginx '${listen[nginx]:-}'"
 fi
-if [ -n "${rate[ferrun]:-}" ] && [ -n "${rate[linux]:-}" ]; then
-    step bench-http both pass "200 sequential GETs: ferrun ${rate[ferrun]} req/s, linux ${rate[linux]} req/s, ratio ferrun/linux $(awk -v a="${rate[ferrun]}" -v b="${rate[linux]}" 'BEGIN { printf "%.2f", a / b }')"
-else
-    step bench-http both fail "not measured: ferrun '${rate[ferrun]:-}' linux '${rate[linux]:-}'"
-fi
+for c in 1 10 50; do
+    for mode in keepalive close; do
+        k=$c.$mode
+        if [ -n "${rps[ferrun.$k]:-}" ] && [ -n "${rps[busybox.$k]:-}" ] && [ -n "${rps[nginx.$k]:-}" ]; then
+            step bench-wrk "c$c-$mode" pass "req/s (errors): ferrun ${rps[ferrun.$k]} (${errs[ferrun.$k]}), busybox ${rps[busybox.$k]} (${errs[busybox.$k]}), nginx ${rps[nginx.$k]} (${errs[nginx.$k]}); ferrun/nginx $(awk -v a="${rps[ferrun.$k]}" -v b="${rps[nginx.$k]}" 'BEGIN { printf "%.2f", a / b }')"
+        else
+            step bench-wrk "c$c-$mode" fail "not measured: ferrun '${rps[ferrun.$k]:-}' busybox '${rps[busybox.$k]:-}' nginx '${rps[nginx.$k]:-}'"
+        fi
+    done
+done
+step bench-memory all pass "smallest memory = that serves the page (MiB): ferrun ${minmem[ferrun]:-none of 4-64}, busybox ${minmem[busybox]:-none of 32-128}, nginx ${minmem[nginx]:-none of 32-128}"
 ours=$(($(stat -c %s ../images/httpd) / 1024))
-theirs=$((($(stat -c %s ../images/linux-peer.gz) + $(stat -c %s /tmp/peer.cpio.gz 2>/dev/null || echo 0)) / 1024))
-step bench-image both pass "ferrun image ${ours} KiB (memory = 64), linux kernel.gz + initramfs ${theirs} KiB (memory = 256), ratio linux/ferrun $((theirs / (ours > 0 ? ours : 1)))"
+kernel=$(($(stat -c %s ../images/linux-peer.gz) / 1024))
+step bench-image all pass "ferrun image ${ours} KiB; linux kernel.gz ${kernel} KiB + initramfs busybox $(($(stat -c %s /tmp/peer-busybox.cpio.gz 2>/dev/null || echo 0) / 1024)) KiB, nginx $(($(stat -c %s /tmp/peer-nginx.cpio.gz 2>/dev/null || echo 0) / 1024)) KiB"

@@ -178,3 +178,55 @@ if guest_start httpd-static /run/ferrun/httpd-static.cfg && guest_expect httpd-s
     xl shutdown httpd-static
     guest_wait_stop httpd-static poweroff 20
 fi
+
+# The echo service (apps/netecho): blocking calls, a thread per TCP connection, and UDP.
+guest_cfg netecho ../images/netecho "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:07']" \
+    'cmdline = "ip=10.0.0.7/24"'
+if guest_start netecho /run/ferrun/netecho.cfg && guest_expect netecho netecho.expect 60; then
+    head -c 300000 /dev/urandom >/tmp/echo.in
+    # Writes everything (non-blocking, reading as it goes), half-closes, reads to the end.
+    perl -MIO::Socket::INET -MIO::Select -e '
+        my $s = IO::Socket::INET->new(PeerAddr => "10.0.0.7", PeerPort => 7, Proto => "tcp",
+            Timeout => 10) or die "connect: $!\n";
+        open(my $f, "<", "/tmp/echo.in") or die; binmode $f; local $/; my $data = <$f>;
+        my ($off, $out, $shut) = (0, "", 0);
+        $s->blocking(0);
+        my $sel = IO::Select->new($s);
+        while (1) {
+            if ($off < length $data) {
+                my $n = syswrite($s, $data, 65536, $off);
+                $off += $n if defined $n;
+            } elsif (!$shut) { shutdown($s, 1); $shut = 1; }
+            next unless $sel->can_read($off < length $data ? 0.05 : 20);
+            my $n = sysread($s, my $buf, 65536);
+            last if defined $n && $n == 0;
+            $out .= $buf if $n;
+        }
+        binmode STDOUT; print $out;' >/tmp/echo.out 2>/tmp/echo.err
+    if cmp -s /tmp/echo.in /tmp/echo.out && guest_expect netecho netecho-done.expect 20; then
+        step tcp-echo netecho pass "300000 random bytes echoed back byte for byte (blocking read/write in a thread)"
+    else
+        step tcp-echo netecho fail "got $(stat -c %s /tmp/echo.out) bytes back: $(cat /tmp/echo.err)"
+    fi
+    got=$(perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(PeerAddr => "10.0.0.7", PeerPort => 7, Proto => "udp")
+            or die "socket: $!\n";
+        my $ok = 0;
+        for my $i (1 .. 20) {
+            my $msg = "datagram $i " . ("x" x ($i * 50));
+            for my $try (1 .. 3) {
+                $s->send($msg);
+                my $r = "";
+                eval { local $SIG{ALRM} = sub { die "t\n" }; alarm 2; $s->recv($r, 4096); alarm 0; };
+                if ($r eq $msg) { $ok++; last }
+            }
+        }
+        print $ok;' 2>&1)
+    if [ "$got" = 20 ]; then
+        step udp-echo netecho pass "20 of 20 datagrams (50-1000 bytes) echoed"
+    else
+        step udp-echo netecho fail "$got of 20 datagrams echoed"
+    fi
+    xl shutdown netecho
+    guest_wait_stop netecho poweroff 20
+fi

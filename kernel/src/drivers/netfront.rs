@@ -4,7 +4,8 @@
 //! a fake netback); this driver is the glue: pages, grants, the event channel, xenstore.
 //!
 //! Connect: read the backend's path, id and our MAC from `device/vif/N`; wait for the
-//! backend's `InitWait`; grant the two ring pages, 256 receive and 256 send pages; allocate
+//! backend's `InitWait`; grant the two ring pages, 256 receive and 256 send pages (fewer in a
+//! small guest); allocate
 //! an event channel; write `tx-ring-ref`, `rx-ring-ref`, `event-channel`,
 //! `request-rx-copy = 1`, `feature-rx-notify = 1` and our state `Connected` in one
 //! transaction; wait for the backend's `Connected`. Received packets are copied out of
@@ -102,14 +103,21 @@ fn page<T>() -> Result<(Shared<T>, u64), NetError> {
     crate::mm::shared_page::<T>().ok_or(NetError::NoMemory)
 }
 
+/// Packet buffers each way: a ring's worth (256) when memory allows, fewer in a small
+/// guest (a sixteenth of the free pages, at least 32), so that `memory = 4` still serves.
+fn buffer_count() -> usize {
+    (crate::mm::free_pages() / 16).clamp(32, TX_RING_SIZE.min(RX_RING_SIZE))
+}
+
 impl Pages {
     fn new() -> Result<Pages, NetError> {
-        let mut tx = Vec::with_capacity(TX_RING_SIZE);
-        for _ in 0..TX_RING_SIZE {
+        let n = buffer_count();
+        let mut tx = Vec::with_capacity(n);
+        for _ in 0..n {
             tx.push(page::<Page>()?);
         }
-        let mut rx = Vec::with_capacity(RX_RING_SIZE);
-        for _ in 0..RX_RING_SIZE {
+        let mut rx = Vec::with_capacity(n);
+        for _ in 0..n {
             rx.push(page::<Page>()?);
         }
         Ok(Pages {

@@ -102,7 +102,7 @@ impl TcpListener {
             return Err(NetError::Unaddressable);
         }
         with_stack(|st| {
-            if st.port_used(port) {
+            if st.port_used(true, port) {
                 return Err(NetError::AddrInUse { port });
             }
             let id = st.add_listener(port, opts.backlog, opts.rx_buffer, opts.tx_buffer);
@@ -200,7 +200,7 @@ impl TcpStream {
     /// Connects to `addr`, waiting until `deadline` at most.
     pub fn connect(addr: SocketAddrV4, deadline: Option<u64>) -> Result<TcpStream, NetError> {
         let id = with_stack(|st| {
-            let port = st.ephemeral_port();
+            let port = st.ephemeral_port(true);
             if port == 0 {
                 return Err(NetError::AddrInUse { port: 0 });
             }
@@ -453,8 +453,12 @@ impl UdpSocket {
     /// Binds `port` (0: a free one), with room for 16 datagrams each way.
     pub fn bind(port: u16) -> Result<UdpSocket, NetError> {
         with_stack(|st| {
-            let port = if port == 0 { st.ephemeral_port() } else { port };
-            if port == 0 || st.port_used(port) {
+            let port = if port == 0 {
+                st.ephemeral_port(false)
+            } else {
+                port
+            };
+            if port == 0 || st.port_used(false, port) {
                 return Err(NetError::AddrInUse { port });
             }
             let meta = || vec![udp::PacketMetadata::EMPTY; 16];

@@ -282,7 +282,7 @@ impl Stack {
     }
 
     /// One round: timers, the packets that arrived (a budget of them), DHCP, listeners,
-    /// what the sockets have to send. Wakes socket waiters if anything changed; returns
+    /// what the sockets have to send. Wakes the socket waiters; returns
     /// when the next round is due (`None`: only when something happens).
     fn poll(&mut self) -> Option<u64> {
         // The device first: a backend that closed or came back (xenstore events).
@@ -301,43 +301,33 @@ impl Stack {
         let t = now();
         self.stats.polls += 1;
         self.iface.poll_maintenance(t);
-        let mut changed = false;
         let mut more = false;
         for _ in 0..INGRESS_BUDGET {
-            changed |= self.refill_listeners();
+            self.refill_listeners();
             let full = self.full_ports();
             let mut dev = Filtered {
                 dev: &mut self.dev,
                 full: &full,
                 dropped: &mut self.stats.syn_dropped_backlog,
             };
-            match self
+            more = self
                 .iface
                 .poll_ingress_single(t, &mut dev, &mut self.sockets)
-            {
-                PollIngressSingleResult::None => {
-                    more = false;
-                    break;
-                }
-                PollIngressSingleResult::PacketProcessed => more = true,
-                PollIngressSingleResult::SocketStateChanged => {
-                    more = true;
-                    changed = true;
-                }
+                != PollIngressSingleResult::None;
+            if !more {
+                break;
             }
         }
         while self.iface.poll_egress(t, &mut self.dev, &mut self.sockets)
             == smoltcp::iface::PollResult::SocketStateChanged
-        {
-            changed = true;
-        }
+        {}
         self.poll_dhcp();
-        changed |= self.advance_listeners();
-        changed |= self.refill_listeners();
+        self.advance_listeners();
+        self.refill_listeners();
         self.reap_orphans();
-        if changed {
-            ACTIVITY.wake_all();
-        }
+        // Waiters look again after every round: timers (a retransmission giving up, a
+        // TIME-WAIT ending) change sockets without smoltcp saying so, and a look is cheap.
+        ACTIVITY.wake_all();
         if more {
             // Packets left over: come back after the others had a turn.
             KICK.set();
@@ -408,8 +398,7 @@ impl Stack {
     }
 
     /// Tops every listener's pool of listening sockets up (within its backlog).
-    fn refill_listeners(&mut self) -> bool {
-        let mut changed = false;
+    fn refill_listeners(&mut self) {
         for e in self.entries.values_mut() {
             let Entry::Listener(l) = e else { continue };
             let taken = l.handshaking.len() + l.ready.len();
@@ -422,16 +411,13 @@ impl Stack {
                     break;
                 }
                 l.listening.push(self.sockets.add(s));
-                changed = true;
             }
         }
-        changed
     }
 
     /// Moves sockets along Listen -> handshaking -> ready (or back to Listen when a
     /// handshake fails).
-    fn advance_listeners(&mut self) -> bool {
-        let mut changed = false;
+    fn advance_listeners(&mut self) {
         let sockets = &mut self.sockets;
         let stats = &mut self.stats;
         for e in self.entries.values_mut() {
@@ -463,12 +449,10 @@ impl Stack {
                     _ => {
                         l.ready.push_back(l.handshaking.swap_remove(i));
                         stats.connections_accepted += 1;
-                        changed = true;
                     }
                 }
             }
         }
-        changed
     }
 
     fn reap_orphans(&mut self) {
@@ -504,27 +488,33 @@ impl Stack {
         id
     }
 
-    /// A local port no socket of ours uses (49152..65535).
-    pub(super) fn ephemeral_port(&mut self) -> u16 {
+    /// A local port no socket of ours of that protocol uses (49152..65535).
+    pub(super) fn ephemeral_port(&mut self, tcp: bool) -> u16 {
         for _ in 0..16384 {
             let p = self.next_port;
             self.next_port = if p == 65535 { 49152 } else { p + 1 };
-            if !self.port_used(p) {
+            if !self.port_used(tcp, p) {
                 return p;
             }
         }
         0
     }
 
-    pub(super) fn port_used(&self, port: u16) -> bool {
+    /// True when a TCP socket of ours (`tcp`) or a UDP one (`!tcp`) uses local `port`:
+    /// the two protocols have ports of their own.
+    pub(super) fn port_used(&self, tcp: bool, port: u16) -> bool {
         self.entries.values().any(|e| match e {
-            Entry::Listener(l) => l.port == port,
-            Entry::Udp(u) => self.sockets.get::<udp::Socket>(u.handle).endpoint().port == port,
-            Entry::Stream(s) => self
-                .sockets
-                .get::<tcp::Socket>(s.handle)
-                .local_endpoint()
-                .is_some_and(|e| e.port == port),
+            Entry::Listener(l) => tcp && l.port == port,
+            Entry::Udp(u) => {
+                !tcp && self.sockets.get::<udp::Socket>(u.handle).endpoint().port == port
+            }
+            Entry::Stream(s) => {
+                tcp && self
+                    .sockets
+                    .get::<tcp::Socket>(s.handle)
+                    .local_endpoint()
+                    .is_some_and(|e| e.port == port)
+            }
         })
     }
 
