@@ -14,10 +14,11 @@ use crate::arch::x86_64::{self as arch, entry, traps::TrapFrame};
 use crate::drivers::{console, control};
 use crate::{BootInfo, BootTimes, event, mm, sched, time};
 
-// The three functions `arch::x86_64::entry` declares, checked against its types.
+// The functions `arch::x86_64::entry` declares, checked against its types.
 const _: entry::KernelBoot = ferrun_kernel_boot;
 const _: entry::KernelTrap = ferrun_kernel_trap;
 const _: entry::KernelUpcall = ferrun_kernel_upcall;
+const _: entry::KernelSyscall = ferrun_kernel_syscall;
 
 /// Prints why boot cannot go on and crashes the domain.
 fn fatal(what: &str, e: &dyn core::fmt::Display) -> ! {
@@ -125,4 +126,14 @@ fn ferrun_kernel_trap(frame: &mut TrapFrame) {
 #[unsafe(no_mangle)]
 fn ferrun_kernel_upcall() {
     event::upcall();
+}
+
+/// A Linux system call from thread code: to the system-call layer (`crate::syscall`).
+#[expect(
+    unsafe_code,
+    reason = "no_mangle: the symbol arch::x86_64::entry calls"
+)]
+#[unsafe(no_mangle)]
+fn ferrun_kernel_syscall(frame: &mut arch::syscall::SyscallFrame) -> i64 {
+    crate::syscall::dispatch(frame)
 }

@@ -24,7 +24,15 @@ pub struct BootInfo {
     pub store_evtchn: u32,
     /// TSC when `_start` ran.
     pub entry_tsc: u64,
+    /// The module Xen loaded with the kernel (xl's `ramdisk =`): its virtual address (or
+    /// first frame, with `SIF_MOD_START_PFN`) and length; 0 and 0 without one.
+    pub mod_start: u64,
+    /// Length of the module in bytes.
+    pub mod_len: u64,
 }
+
+/// `SIF_MOD_START_PFN`: `mod_start` is a frame number, not an address.
+const SIF_MOD_START_PFN: u32 = 1 << 3;
 
 /// The bytes of a NUL-terminated field, as far as they are UTF-8.
 fn c_str(bytes: &[u8]) -> &str {
@@ -52,7 +60,22 @@ impl BootInfo {
             store_mfn: si.store_mfn.0,
             store_evtchn: si.store_evtchn.0,
             entry_tsc,
+            mod_start: si.mod_start,
+            mod_len: si.mod_len,
         }
+    }
+
+    /// Where the boot module is, `(virtual address, length)`, if there is one.
+    pub fn module(&self) -> Option<(u64, u64)> {
+        if self.mod_start == 0 || self.mod_len == 0 {
+            return None;
+        }
+        let va = if self.flags & SIF_MOD_START_PFN != 0 {
+            self.mod_start.checked_mul(4096)?
+        } else {
+            self.mod_start
+        };
+        Some((va, self.mod_len))
     }
 
     /// `start_info.magic`, e.g. `"xen-3.0-x86_64"`.
@@ -109,5 +132,19 @@ mod tests {
         let b = info(&[b'x'; 32], b"ok\xffbad");
         assert_eq!(b.magic().len(), 32);
         assert_eq!(b.cmdline(), "ok");
+    }
+
+    #[test]
+    fn the_module_is_an_address_or_a_frame() {
+        let mut b = info(b"xen-3.0-x86_64", b"");
+        assert_eq!(b.module(), None);
+        b.mod_start = 0x20_0000;
+        b.mod_len = 100;
+        assert_eq!(b.module(), Some((0x20_0000, 100)));
+        b.flags = SIF_MOD_START_PFN;
+        b.mod_start = 0x200;
+        assert_eq!(b.module(), Some((0x20_0000, 100)));
+        b.mod_len = 0;
+        assert_eq!(b.module(), None);
     }
 }

@@ -30,6 +30,8 @@ pub mod panic;
 pub mod sched;
 pub mod symbols;
 #[cfg(target_os = "none")]
+pub mod syscall;
+#[cfg(target_os = "none")]
 pub mod time;
 pub mod unwind;
 
@@ -79,6 +81,18 @@ static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
 #[cfg(target_os = "none")]
 pub fn boot_info() -> &'static BootInfo {
     BOOT_INFO.get().expect("boot_info() before boot")
+}
+
+/// The module Xen loaded with the kernel (xl's `ramdisk =`), if there is one.
+#[cfg(target_os = "none")]
+pub fn boot_module() -> Option<&'static [u8]> {
+    let (va, len) = boot_info().module()?;
+    // The module lies in the guest's memory, below the frames the allocator hands out.
+    let top = mem_info().nr_pages.saturating_mul(4096);
+    if va < 4096 || va.checked_add(len).is_none_or(|end| end > top) {
+        return None;
+    }
+    Some(arch::x86_64::boot_module(va, len))
 }
 
 #[cfg(target_os = "none")]

@@ -1,4 +1,30 @@
-//! The C ABI of ferrun: the libc functions C programs in an image link against.
+//! libc-shim: the Linux x86_64 system-call ABI, under Debian's unmodified musl.
 //!
-//! Empty until the libc-shim issue: the runtime core it builds on comes first.
+//! A C program is built with musl into a static-pie ELF and started by the kernel in PV
+//! user mode with the stack and auxiliary vector musl expects ([`initstack`]); its
+//! `syscall` instructions reach [`kernel::syscall`] as plain calls on the calling thread's
+//! stack, and this crate answers them with Linux's numbers, structures and errno values.
+//! Stdio, malloc, pthreads and libm then come from musl itself.
+//!
+//! Host-tested parts: [`elf`] (reading the program) and [`initstack`] (its first stack).
+//! The rest needs the hypervisor and builds only for the guest.
+//!
+//! May use: `kernel` (threads, memory, time, console, network service), `xen`.
 #![cfg_attr(target_os = "none", no_std)]
+
+extern crate alloc;
+
+pub mod elf;
+pub mod errno;
+pub mod initstack;
+pub mod nr;
+
+#[cfg(target_os = "none")]
+mod exec;
+#[cfg(target_os = "none")]
+mod sys;
+#[cfg(target_os = "none")]
+mod user;
+
+#[cfg(target_os = "none")]
+pub use exec::{ExecError, run};

@@ -185,6 +185,39 @@ mod imp {
         Ok(())
     }
 
+    /// Memory for foreign code (a program and what it maps): `n` contiguous zeroed pages
+    /// at their identity address; their address. Give them back with [`free_pages`].
+    pub fn alloc_pages(n: usize) -> Result<u64, FrameError> {
+        let pfn = with_frames(|a| a.alloc_contiguous(n))?;
+        if ensure_mapped(pfn, n).is_err() {
+            let _ = with_frames(|a| a.free_contiguous(pfn, n));
+            return Err(FrameError::OutOfFrames {
+                wanted: n,
+                free: free_pages(),
+            });
+        }
+        let va = (pfn as u64) << 12;
+        // SAFETY: the frames were just taken from the allocator for the caller alone and
+        // are mapped writable at their identity VA (ensure_mapped).
+        unsafe { core::ptr::write_bytes(va as *mut u8, 0, n * PAGE_SIZE) };
+        Ok(va)
+    }
+
+    /// Gives back `n` pages from [`alloc_pages`] at `va` (made data again first if they
+    /// were code).
+    pub fn free_pages_at(va: u64, n: usize) -> Result<(), FrameError> {
+        let pfn = usize::try_from(va >> 12).map_err(|_| FrameError::OutOfRange { pfn: 0 })?;
+        arch_mm::set_code(pfn as u64, n as u64, false)
+            .map_err(|_| FrameError::OutOfRange { pfn })?;
+        with_frames(|a| a.free_contiguous(pfn, n))
+    }
+
+    /// Makes `n` pages from [`alloc_pages`] at `va` code: read-only and executable
+    /// (W^X: never both writable and executable).
+    pub fn make_code(va: u64, n: usize) -> Result<(), MapError> {
+        arch_mm::set_code(va >> 12, n as u64, true)
+    }
+
     /// Takes the lowest run of `n` frames (heap growth), mapped.
     pub(crate) fn alloc_run_low(n: usize) -> Result<usize, FrameError> {
         let pfn = with_frames(|a| a.alloc_contiguous_low(n))?;

@@ -7,6 +7,7 @@
 extern crate alloc;
 
 use super::frame::initial_frame;
+use crate::arch::x86_64::fpu::FpuArea;
 use crate::arch::x86_64::{self as arch, switch};
 use crate::mm::{Stack, StackError};
 use alloc::boxed::Box;
@@ -60,15 +61,32 @@ pub(crate) struct ThreadInner {
     tcb: Box<Tcb>,
     /// LDT entry and selector of the TLS segment, when the thread has one.
     ldt: Option<(usize, u16)>,
+    /// The TLS block foreign code chose (`arch_prctl(ARCH_SET_FS)`): its segment, if it
+    /// got one, and its base. Replaces `tcb` for FS.
+    foreign_tls: spin::Mutex<Option<ForeignTls>>,
+    /// The whole x87/SSE state, for threads that run foreign code (saved when the thread
+    /// switches out, restored when it runs again).
+    fpu: spin::Once<Box<FpuArea>>,
+}
+
+/// A TLS block foreign code set up: its LDT entry and selector, if it got one, and base.
+type ForeignTls = (Option<(usize, u16)>, u64);
+
+/// Gives an LDT entry back (an entry Xen would not clear stays allocated rather than
+/// reused).
+fn free_ldt_entry(index: usize) {
+    if arch::ldt::set_entry(index, 0).is_ok() {
+        LDT_SLOTS.lock().give(index);
+    }
 }
 
 impl Drop for ThreadInner {
     fn drop(&mut self) {
         if let Some((index, _)) = self.ldt {
-            // An entry Xen would not clear stays allocated rather than reused.
-            if arch::ldt::set_entry(index, 0).is_ok() {
-                LDT_SLOTS.lock().give(index);
-            }
+            free_ldt_entry(index);
+        }
+        if let Some((Some((index, _)), _)) = *self.foreign_tls.lock() {
+            free_ldt_entry(index);
         }
     }
 }
@@ -108,7 +126,14 @@ impl ThreadInner {
         self.state.store(s as u8, Ordering::Relaxed);
     }
     fn tls(&self) -> (Option<u16>, u64) {
+        if let Some((seg, base)) = *self.foreign_tls.lock() {
+            return (seg.map(|(_, sel)| sel), base);
+        }
         (self.ldt.map(|(_, sel)| sel), self.tcb.self_ptr)
+    }
+    /// Where this thread's whole FPU state is kept, if it keeps one.
+    fn fpu_area(&self) -> Option<*mut FpuArea> {
+        self.fpu.get().map(|b| (&raw const **b).cast_mut())
     }
 }
 
@@ -223,6 +248,8 @@ fn new_thread(
         joiners: super::sync::WaitQueue::new(),
         tcb,
         ldt,
+        foreign_tls: spin::Mutex::new(None),
+        fpu: spin::Once::new(),
     })
 }
 
@@ -395,6 +422,9 @@ pub fn spawn<T: Send + 'static>(
 extern "C" fn thread_entry(_unused: u64) -> ! {
     reap();
     let me = current();
+    if let Some(a) = me.fpu.get() {
+        a.restore();
+    }
     let body = me.entry.lock().take();
     drop(me);
     if let Some(body) = body {
@@ -484,6 +514,52 @@ pub(crate) fn block_until(deadline: u64) {
     SCHED.lock().sleepers.remove(&key);
 }
 
+/// Makes the running thread keep its whole x87/SSE state across switches (for threads
+/// that run C: XMM and x87 registers live across a blocking system call there). The
+/// state it has now is its first saved state.
+pub fn keep_fpu_state() {
+    let me = current();
+    me.fpu.call_once(|| {
+        let mut a = Box::new(FpuArea::initial());
+        a.save();
+        a
+    });
+}
+
+/// Starts a thread that keeps its whole x87/SSE state from the start, beginning with
+/// `state` (a copy of its creator's, say).
+pub fn spawn_with_fpu_state<T: Send + 'static>(
+    builder: Builder<'_>,
+    state: FpuArea,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, SpawnError> {
+    let h = builder.spawn(f)?;
+    h.inner.fpu.call_once(|| Box::new(state));
+    Ok(h)
+}
+
+/// The running thread's x87/SSE state now (for a thread created to run the same code).
+pub fn fpu_state_now() -> FpuArea {
+    let mut a = FpuArea::initial();
+    a.save();
+    a
+}
+
+/// Points the running thread's FS at a TLS block foreign code set up (`base`:
+/// `arch_prctl(ARCH_SET_FS)`, `CLONE_SETTLS`): from now on every switch back to this
+/// thread loads it. Through an LDT segment when one is free and the base fits, else by
+/// `set_segment_base`.
+pub fn set_tls_base(base: u64) -> Result<(), xen::XenError> {
+    let me = current();
+    let seg = tls_segment(base);
+    let old = me.foreign_tls.lock().replace((seg, base));
+    switch::set_tls(seg.map(|(_, sel)| sel), base)?;
+    if let Some((Some((index, _)), _)) = old {
+        free_ldt_entry(index);
+    }
+    Ok(())
+}
+
 /// True when thread TLS blocks are made current with LDT selectors (no hypercall per
 /// switch); false when every switch uses `set_segment_base`.
 pub fn tls_by_selector() -> bool {
@@ -540,6 +616,7 @@ fn switch_away(new_state: State) {
             }
             let save = me.rsp.as_ptr();
             let load = next.rsp.load(Ordering::Relaxed);
+            let my_fpu = me.fpu_area();
             let (tls_sel, tls_base) = next.tls();
             publish_current(&next);
             s.current = Some(next);
@@ -553,11 +630,20 @@ fn switch_away(new_state: State) {
                 // a crash report, rather than corrupt it.
                 panic!("switching TLS: set_segment_base(FS, {tls_base:#x}) failed: {e}");
             }
+            if let Some(a) = my_fpu {
+                // SAFETY: the area lives in this thread's ThreadInner, which the scheduler
+                // keeps alive while the thread exists; only this thread touches it.
+                unsafe { (*a).save() };
+            }
             // SAFETY: `save` points into the current thread's ThreadInner, kept alive by the
             // scheduler until this thread runs again or is reaped (after it switched away);
             // `load` is the RSP the next thread saved when it switched out, or its initial
             // frame, and it has not been resumed since (it was in the run queue).
             unsafe { switch::switch(save, load) };
+            if let Some(a) = my_fpu {
+                // SAFETY: as above: this thread runs again, its ThreadInner is alive.
+                unsafe { (*a).restore() };
+            }
             reap();
             return;
         }

@@ -1,21 +1,24 @@
-//! The one way up: the three entry points through which the arch layer calls the portable
+//! The one way up: the entry points through which the arch layer calls the portable
 //! kernel, and the facts `_start` hands over.
 //!
 //! Nothing else in `arch` names the rest of the kernel: no `crate::` path outside `arch`
-//! (checked by `scripts/layers`). The kernel defines the three functions below with
+//! (checked by `scripts/layers`). The kernel defines the four functions below with
 //! `#[unsafe(no_mangle)]` (in `crate::boot`) and checks there, at compile time, that each
-//! has the type this file declares ([`KernelBoot`], [`KernelTrap`], [`KernelUpcall`]):
+//! has the type this file declares ([`KernelBoot`], [`KernelTrap`], [`KernelUpcall`],
+//! [`KernelSyscall`]):
 //!
 //! | symbol | called from | context |
 //! |---|---|---|
 //! | `ferrun_kernel_boot` | `_start` via [`boot_entry`] | kernel mode, boot stack, events masked |
 //! | `ferrun_kernel_trap` | the exception and failsafe stubs | kernel stack (or the thread's), events masked |
 //! | `ferrun_kernel_upcall` | the event-upcall stub | as above |
+//! | `ferrun_kernel_syscall` | `syscall::ferrun_syscall_user` | user mode, the calling thread's stack, events on |
 //!
 //! The user-mode entry is not a symbol: the kernel passes it to [`super::enter_user`].
 //!
 //! May use: the rest of `arch::x86_64` and the `xen` crate.
 
+use super::syscall::SyscallFrame;
 use super::traps::TrapFrame;
 use xen::abi::xen::{PAGE_SIZE, StartInfo};
 
@@ -39,6 +42,9 @@ pub type KernelBoot = fn(&Boot) -> !;
 pub type KernelTrap = fn(&mut TrapFrame);
 /// Type of `ferrun_kernel_upcall`: an event-channel upcall, events masked.
 pub type KernelUpcall = fn();
+/// Type of `ferrun_kernel_syscall`: a Linux system call made by thread code; returns the
+/// value for RAX (a result, or `-errno`).
+pub type KernelSyscall = fn(&mut SyscallFrame) -> i64;
 
 unsafe extern "Rust" {
     /// Defined by `crate::boot` with type [`KernelBoot`].
@@ -47,6 +53,8 @@ unsafe extern "Rust" {
     fn ferrun_kernel_trap(frame: &mut TrapFrame);
     /// Defined by `crate::boot` with type [`KernelUpcall`].
     fn ferrun_kernel_upcall();
+    /// Defined by `crate::boot` with type [`KernelSyscall`].
+    fn ferrun_kernel_syscall(frame: &mut SyscallFrame) -> i64;
 }
 
 fn pfn_up(addr: u64) -> u64 {
@@ -87,4 +95,11 @@ pub(super) extern "C" fn trap_handler(frame: &mut TrapFrame) {
 pub(super) extern "C" fn upcall_handler(_frame: &mut TrapFrame) {
     // SAFETY: defined by the kernel with this signature (checked against `KernelUpcall`).
     unsafe { ferrun_kernel_upcall() }
+}
+
+/// Called by `ferrun_syscall_user` (user mode, the thread's own stack) for a Linux system
+/// call.
+pub(super) extern "C" fn syscall_handler(frame: &mut SyscallFrame) -> i64 {
+    // SAFETY: defined by the kernel with this signature (checked against `KernelSyscall`).
+    unsafe { ferrun_kernel_syscall(frame) }
 }

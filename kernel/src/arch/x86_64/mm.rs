@@ -366,3 +366,17 @@ pub fn harden_image(tables: &PageTables, end_pfn: u64) -> Result<bool, MapError>
     );
     harden(tables, end_pfn, text, rodata)
 }
+
+/// Makes frames `[pfn, pfn + n)` (identity-mapped) code: read-only and executable
+/// (`code`), or data again: writable and no-execute (`!code`).
+pub fn set_code(pfn: u64, n: u64, code: bool) -> Result<(), MapError> {
+    let tables = tables().ok_or(MapError::NoFrameForTable)?;
+    let perm = |_pfn: u64, old: u64| -> u64 {
+        if code {
+            old & !(PTE_RW | PTE_NX)
+        } else {
+            (old | PTE_RW) & !PTE_NX | nx()
+        }
+    };
+    tables.protect(pfn, pfn.saturating_add(n), &perm)
+}

@@ -3,13 +3,16 @@
 //! `start` has the entry point, ELF notes and the stacks; `hypercall` the hypercall layer;
 //! `traps` the exception, upcall and system-call stubs; `mm` the page tables; `switch` the
 //! context switch; `ldt` the TLS segments; `events` the event-channel operations;
-//! `runstate` the runstate area. `entry` is the one interface up into the portable
-//! kernel (three symbols the kernel defines); nothing else here names the kernel.
+//! `runstate` the runstate area; `fpu` the whole x87/SSE state of threads that run C;
+//! `syscall` Linux system calls from user code, as calls on the thread's stack.
+//! `entry` is the one interface up into the portable kernel (symbols the kernel defines);
+//! nothing else here names the kernel.
 //!
 //! May use: the `xen` crate, `alloc`, `spin`. Nothing from `crate::` outside `arch`.
 
 pub mod entry;
 pub(crate) mod events;
+pub mod fpu;
 pub mod hypercall;
 pub(crate) mod ldt;
 pub mod mm;
@@ -17,6 +20,7 @@ pub mod probe;
 pub(crate) mod runstate;
 pub(crate) mod start;
 pub mod switch;
+pub mod syscall;
 pub mod traps;
 
 use core::arch::asm;
@@ -262,6 +266,17 @@ pub fn console_ring(mfn: u64) -> Shared<xen::abi::console::XenconsInterface> {
     // reserved from the frame allocator, and used only as a console ring, through
     // `Shared`.
     unsafe { Shared::new(va as *mut xen::abi::console::XenconsInterface) }
+}
+
+/// The boot module's bytes (`start_info.mod_start`, `mod_len`: xl's `ramdisk =`).
+///
+/// Only for the range `BootInfo::module` gives: Xen's builder maps the module in the
+/// start-of-day mapping, below the first free frame, so it stays mapped and reserved (no
+/// one else writes it).
+pub fn boot_module(va: u64, len: u64) -> &'static [u8] {
+    let len = usize::try_from(len).unwrap_or(0);
+    // SAFETY: per the contract: a mapped, reserved range no one writes, for ever.
+    unsafe { core::slice::from_raw_parts(va as *const u8, len) }
 }
 
 /// End of the image (linker script).

@@ -112,3 +112,26 @@ pub fn tls_self() -> u64 {
     };
     v
 }
+
+/// Leaves Rust for good: starts a program at `entry` with RSP = `sp` (its initial stack:
+/// argc at `sp`), RBP = 0 (the end of every backtrace) and RDX = 0 (no exit function
+/// from a dynamic loader), in the running thread and on its stack.
+///
+/// # Safety
+/// `entry` must be the entry point of a program loaded and made executable, and `sp` a
+/// 16-byte aligned address below the caller's frame, in the running thread's stack, where
+/// the program's initial stack (argc, argv, envp, auxv and strings) has been written.
+pub unsafe fn enter_program(entry: u64, sp: u64) -> ! {
+    // SAFETY: per the contract; nothing of the Rust frames above `sp` is used again.
+    unsafe {
+        core::arch::asm!(
+            "mov {sp}, %rsp",
+            "xor %ebp, %ebp",
+            "xor %edx, %edx",
+            "jmp *{entry}",
+            sp = in(reg) sp,
+            entry = in(reg) entry,
+            options(att_syntax, noreturn)
+        )
+    }
+}

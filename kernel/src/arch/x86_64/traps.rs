@@ -138,17 +138,22 @@ global_asm!(
     "  push %rax",
     "  lea {trap}(%rip), %rax",
     "  jmp trap_common",
-    // System call from user mode: our threads run in PV user mode, and the hypercall
-    // page's `syscall` lands here (Xen bounces a user-mode syscall to the guest kernel).
-    // RAX is the hypercall number, the arguments are still in RDI, RSI, RDX, R10, R8:
-    // make the hypercall from kernel mode and return to user mode with its result.
-    // Frame: {RCX, R11, RIP, CS, RFLAGS, RSP, SS}; R11 and RCX are the syscall's own
-    // scratch registers, so they are free here.
+    // System call from user mode: our threads run in PV user mode, where `syscall`
+    // reaches here (Xen bounces it to the guest kernel). Frame: {RCX, R11, RIP, CS,
+    // RFLAGS, RSP, SS}; RCX and R11 are the syscall's own scratch registers, free here.
+    // From the hypercall page it is one of our hypercalls: RAX is its number, the
+    // arguments are still in RDI, RSI, RDX, R10, R8: make it from kernel mode and return
+    // to user mode with its result. From anywhere else it is a Linux system call: go back
+    // to user mode at ferrun_syscall_user (see syscall.rs) on the caller's stack, below
+    // its red zone, with RCX = its RIP and R11 = its RSP.
     ".globl syscall_entry",
     "syscall_entry:",
+    "  add $16, %rsp",            // {RIP, CS, RFLAGS, RSP, SS}
     "  mov (%rsp), %rcx",
-    "  mov 8(%rsp), %r11",
-    "  add $16, %rsp",
+    "  lea hypercall_page(%rip), %r11",
+    "  sub %r11, %rcx",
+    "  cmp $4096, %rcx",
+    "  jae 2f",
     "  cmp $64, %rax",
     "  jae 1f",
     "  shl $5, %rax",
@@ -163,6 +168,19 @@ global_asm!(
     "  push %rax",
     "  lea {trap}(%rip), %rax",
     "  jmp trap_common",
+    // A Linux system call: rewrite the frame's RIP and RSP, keep CS, RFLAGS and SS.
+    "2:",
+    "  mov (%rsp), %rcx",         // the caller's RIP
+    "  mov 24(%rsp), %r11",       // the caller's RSP
+    "  push %rax",
+    "  lea ferrun_syscall_user(%rip), %rax",
+    "  mov %rax, 8(%rsp)",
+    "  lea -128(%r11), %rax",     // below the red zone
+    "  and $-16, %rax",
+    "  mov %rax, 32(%rsp)",
+    "  pop %rax",
+    "  push $0",                  // not VGCF_in_syscall: RCX and R11 come back as set here
+    "  jmp hypercall_page + {iret} * 32",
     ".popsection",
     syscall_vec = const VECTOR_BAD_SYSCALL,
     iret = const xen::abi::xen::hypercall::IRET,

@@ -1,0 +1,374 @@
+//! The system calls: Linux x86_64 numbers, arguments and results, on the kernel's threads,
+//! memory, time and console.
+//!
+//! Files 0, 1 and 2 are the console. Memory comes from the kernel's frame allocator,
+//! zero-filled; `brk` never moves (musl then uses `mmap` only, and no memory is claimed
+//! that is not mapped). A call this layer does not implement is logged once, with its
+//! number and name, and answered `-ENOSYS`.
+
+use crate::errno::Errno;
+use crate::nr::{self, num};
+use crate::user;
+use alloc::collections::BTreeMap;
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::syscall::SyscallFrame;
+
+type R = Result<i64, Errno>;
+
+/// `ARCH_SET_FS`.
+const ARCH_SET_FS: u64 = 0x1002;
+/// `ARCH_GET_FS`.
+const ARCH_GET_FS: u64 = 0x1003;
+/// `TIOCGWINSZ`.
+const TIOCGWINSZ: u64 = 0x5413;
+/// `MAP_ANONYMOUS`.
+const MAP_ANONYMOUS: u64 = 0x20;
+/// `MAP_FIXED`.
+const MAP_FIXED: u64 = 0x10;
+/// `PROT_EXEC`.
+const PROT_EXEC: u64 = 4;
+/// `TIMER_ABSTIME` for `clock_nanosleep`.
+const TIMER_ABSTIME: u64 = 1;
+
+/// Calls answered ENOSYS that were logged already (one bit per number below 512).
+static LOGGED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+
+fn not_implemented(nr: u64) -> R {
+    let word = usize::try_from(nr / 64).unwrap_or(usize::MAX);
+    let first = LOGGED
+        .get(word)
+        .is_none_or(|w| w.fetch_or(1 << (nr % 64), Ordering::Relaxed) & (1 << (nr % 64)) == 0);
+    if first {
+        log::warn!(
+            "system call {nr} ({}) not implemented: ENOSYS",
+            nr::name(nr).unwrap_or("unknown")
+        );
+    }
+    Err(Errno::ENOSYS)
+}
+
+/// The kernel's system-call handler (installed by `exec::run`).
+pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
+    let r = match f.nr {
+        num::WRITE => write(f.rdi, f.rsi, f.rdx),
+        num::WRITEV => writev(f.rdi, f.rsi, f.rdx),
+        num::READ | num::READV => read(f.rdi),
+        num::IOCTL => ioctl(f.rdi, f.rsi, f.rdx),
+        num::CLOSE => fd_check(f.rdi).map(|()| 0),
+        num::LSEEK => fd_check(f.rdi).and(Err(Errno::ESPIPE)),
+        num::OPEN | num::OPENAT => Err(Errno::ENOENT),
+        num::FCNTL => fd_check(f.rdi).map(|()| if f.rsi == 3 { 2 } else { 0 }),
+        num::ARCH_PRCTL => arch_prctl(f.rdi, f.rsi),
+        num::SET_TID_ADDRESS => Ok(tid()),
+        num::GETTID => Ok(tid()),
+        num::GETPID => Ok(1),
+        num::GETPPID => Ok(0),
+        num::GETUID | num::GETEUID | num::GETGID | num::GETEGID => Ok(0),
+        num::EXIT | num::EXIT_GROUP => exit(f.rdi),
+        num::BRK => Ok(0),
+        num::MMAP => mmap(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::MUNMAP => munmap(f.rdi, f.rsi),
+        num::MPROTECT => mprotect(f.rdx),
+        num::MADVISE => Ok(0),
+        num::MREMAP => Err(Errno::ENOMEM),
+        num::RT_SIGPROCMASK => sigprocmask(f.rdx, f.r10),
+        num::RT_SIGACTION => sigaction(f.rdx, f.r10),
+        num::SIGALTSTACK => Ok(0),
+        num::CLOCK_GETTIME => clock_gettime(f.rdi, f.rsi),
+        num::CLOCK_GETRES => clock_getres(f.rsi),
+        num::GETTIMEOFDAY => gettimeofday(f.rdi),
+        num::NANOSLEEP => sleep(1, 0, f.rdi),
+        num::CLOCK_NANOSLEEP => sleep(f.rdi, f.rsi, f.rdx),
+        num::SCHED_YIELD => {
+            kernel::sched::yield_now();
+            Ok(0)
+        }
+        num::UNAME => uname(f.rdi),
+        num::GETRANDOM => getrandom(f.rdi, f.rsi),
+        num::TKILL | num::TGKILL => abort(f.nr, if f.nr == num::TKILL { f.rsi } else { f.rdx }),
+        nr => not_implemented(nr),
+    };
+    match r {
+        Ok(v) => v,
+        Err(e) => e.ret(),
+    }
+}
+
+fn fd_check(fd: u64) -> Result<(), Errno> {
+    if fd <= 2 { Ok(()) } else { Err(Errno::EBADF) }
+}
+
+fn write(fd: u64, buf: u64, len: u64) -> R {
+    if !(fd == 1 || fd == 2) {
+        return Err(Errno::EBADF);
+    }
+    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+    kernel::drivers::console::write_bytes(user::bytes(buf, len)?);
+    Ok(len as i64)
+}
+
+fn writev(fd: u64, iov: u64, count: u64) -> R {
+    if !(fd == 1 || fd == 2) {
+        return Err(Errno::EBADF);
+    }
+    if count > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let mut total = 0i64;
+    for i in 0..count {
+        let base = user::read_u64(iov + i * 16)?;
+        let len = usize::try_from(user::read_u64(iov + i * 16 + 8)?).map_err(|_| Errno::EINVAL)?;
+        kernel::drivers::console::write_bytes(user::bytes(base, len)?);
+        total += len as i64;
+    }
+    Ok(total)
+}
+
+fn read(fd: u64) -> R {
+    match fd {
+        // No console input for programs yet: end of file.
+        0 => Ok(0),
+        1 | 2 => Err(Errno::EBADF),
+        _ => Err(Errno::EBADF),
+    }
+}
+
+fn ioctl(fd: u64, req: u64, arg: u64) -> R {
+    fd_check(fd)?;
+    if req != TIOCGWINSZ {
+        return Err(Errno::ENOTTY);
+    }
+    // struct winsize { rows, cols, xpixel, ypixel }: the console is a terminal, so stdio
+    // line-buffers it.
+    let mut ws = [0u8; 8];
+    ws[0..2].copy_from_slice(&25u16.to_le_bytes());
+    ws[2..4].copy_from_slice(&80u16.to_le_bytes());
+    user::write(arg, &ws)?;
+    Ok(0)
+}
+
+fn arch_prctl(code: u64, addr: u64) -> R {
+    match code {
+        ARCH_SET_FS => {
+            kernel::sched::set_tls_base(addr).map_err(|_| Errno::EPERM)?;
+            Ok(0)
+        }
+        ARCH_GET_FS => {
+            user::write_u64(addr, kernel::arch::x86_64::switch::tls_self())?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn tid() -> i64 {
+    kernel::sched::current_info().map_or(1, |c| i64::try_from(c.id).unwrap_or(1))
+}
+
+fn exit(status: u64) -> R {
+    let status = status & 0xff;
+    kernel::drivers::console::flush();
+    if status == 0 {
+        kernel::poweroff();
+    }
+    kernel::println!("ferrun: program exited with status {status}");
+    kernel::crash()
+}
+
+fn abort(nr: u64, sig: u64) -> R {
+    panic!(
+        "program killed itself with signal {sig} ({}: abort() or raise())",
+        nr::name(nr).unwrap_or("kill")
+    )
+}
+
+/// Anonymous mappings: start address -> pages.
+static MAPS: spin::Mutex<BTreeMap<u64, usize>> = spin::Mutex::new(BTreeMap::new());
+
+fn mmap(addr: u64, len: u64, prot: u64, flags: u64, fd: u64) -> R {
+    if flags & MAP_ANONYMOUS == 0 || fd as i64 != -1 {
+        return Err(Errno::ENODEV);
+    }
+    if flags & MAP_FIXED != 0 || prot & PROT_EXEC != 0 || len == 0 {
+        let _ = addr;
+        return Err(Errno::EINVAL);
+    }
+    let pages = usize::try_from(len.div_ceil(4096)).map_err(|_| Errno::ENOMEM)?;
+    let va = kernel::mm::alloc_pages(pages).map_err(|_| Errno::ENOMEM)?;
+    MAPS.lock().insert(va, pages);
+    Ok(va as i64)
+}
+
+fn munmap(addr: u64, len: u64) -> R {
+    if !addr.is_multiple_of(4096) || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr
+        .checked_add(len.div_ceil(4096) * 4096)
+        .ok_or(Errno::EINVAL)?;
+    let mut maps = MAPS.lock();
+    let Some((&start, &pages)) = maps.range(..=addr).next_back() else {
+        return Ok(0);
+    };
+    let map_end = start + pages as u64 * 4096;
+    if addr >= map_end {
+        return Ok(0);
+    }
+    let end = end.min(map_end);
+    maps.remove(&start);
+    if start < addr {
+        maps.insert(start, ((addr - start) / 4096) as usize);
+    }
+    if end < map_end {
+        maps.insert(end, ((map_end - end) / 4096) as usize);
+    }
+    drop(maps);
+    kernel::mm::free_pages_at(addr, ((end - addr) / 4096) as usize).map_err(|_| Errno::EINVAL)?;
+    Ok(0)
+}
+
+fn mprotect(prot: u64) -> R {
+    if prot & PROT_EXEC != 0 {
+        // W^X: memory a program maps stays data.
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+fn sigprocmask(old: u64, size: u64) -> R {
+    if old != 0 {
+        user::bytes_mut(old, usize::try_from(size.min(128)).unwrap_or(8))?.fill(0);
+    }
+    Ok(0)
+}
+
+fn sigaction(old: u64, size: u64) -> R {
+    if old != 0 {
+        // struct k_sigaction: handler, flags, restorer, mask.
+        user::bytes_mut(old, 24 + usize::try_from(size.min(128)).unwrap_or(8))?.fill(0);
+    }
+    Ok(0)
+}
+
+/// Nanoseconds of clock `clk` now.
+fn clock_ns(clk: u64) -> Result<u128, Errno> {
+    use kernel::time;
+    match clk {
+        // CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_TAI.
+        0 | 5 | 11 => Ok(time::now_and_wallclock_ns().1),
+        // CLOCK_MONOTONIC, _RAW, _COARSE, CLOCK_BOOTTIME.
+        1 | 4 | 6 | 7 => Ok(u128::from(time::now_ns())),
+        // CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID: time the vCPU really ran.
+        2 | 3 => Ok(u128::from(
+            time::runstate().map_or(time::run_clock_ns(), |r| r.running),
+        )),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn timespec(ns: u128) -> [u8; 16] {
+    let mut t = [0u8; 16];
+    t[0..8].copy_from_slice(&((ns / 1_000_000_000) as u64).to_le_bytes());
+    t[8..16].copy_from_slice(&((ns % 1_000_000_000) as u64).to_le_bytes());
+    t
+}
+
+fn clock_gettime(clk: u64, ts: u64) -> R {
+    let ns = clock_ns(clk)?;
+    user::write(ts, &timespec(ns))?;
+    Ok(0)
+}
+
+fn clock_getres(ts: u64) -> R {
+    if ts != 0 {
+        user::write(ts, &timespec(1))?;
+    }
+    Ok(0)
+}
+
+fn gettimeofday(tv: u64) -> R {
+    if tv != 0 {
+        let ns = clock_ns(0)?;
+        let mut t = [0u8; 16];
+        t[0..8].copy_from_slice(&((ns / 1_000_000_000) as u64).to_le_bytes());
+        t[8..16].copy_from_slice(&(((ns % 1_000_000_000) / 1000) as u64).to_le_bytes());
+        user::write(tv, &t)?;
+    }
+    Ok(0)
+}
+
+fn sleep(clk: u64, flags: u64, req: u64) -> R {
+    let sec = user::read_u64(req)?;
+    let nsec = user::read_u64(req + 8)?;
+    if nsec >= 1_000_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    let ns = u128::from(sec) * 1_000_000_000 + u128::from(nsec);
+    let now = clock_ns(clk)?;
+    let wait = if flags & TIMER_ABSTIME != 0 {
+        ns.saturating_sub(now)
+    } else {
+        ns
+    };
+    kernel::sched::sleep_ns(u64::try_from(wait).unwrap_or(u64::MAX));
+    Ok(0)
+}
+
+fn uname(buf: u64) -> R {
+    // struct utsname: six fields of 65 bytes.
+    let mut u = [0u8; 6 * 65];
+    for (i, v) in [
+        "ferrun",
+        "ferrun",
+        "0.1",
+        "ferrun 0.1 (Xen PV)",
+        "x86_64",
+        "(none)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        u[i * 65..i * 65 + v.len()].copy_from_slice(v.as_bytes());
+    }
+    user::write(buf, &u)?;
+    Ok(0)
+}
+
+/// State of the random-number generator (splitmix64), seeded at first use.
+static RNG: spin::Mutex<u64> = spin::Mutex::new(0);
+
+/// Random bytes: splitmix64, seeded from the time-stamp counter, Xen's system time and
+/// the wall clock at first use, and stirred with the time-stamp counter on every call.
+/// Not suitable for keys: a PV guest has no entropy source of its own here.
+fn next_random() -> u64 {
+    let mut s = RNG.lock();
+    if *s == 0 {
+        let (mono, wall) = kernel::time::now_and_wallclock_ns();
+        *s = kernel::arch::x86_64::rdtsc() ^ mono.rotate_left(17) ^ (wall as u64).rotate_left(41);
+    }
+    *s = s
+        .wrapping_add(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(kernel::arch::x86_64::rdtsc() & 0xff);
+    let mut z = *s;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// 16 random bytes (for `AT_RANDOM`).
+pub(crate) fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&next_random().to_le_bytes());
+    b[8..].copy_from_slice(&next_random().to_le_bytes());
+    b
+}
+
+fn getrandom(buf: u64, len: u64) -> R {
+    let len = usize::try_from(len.min(1 << 20)).map_err(|_| Errno::EINVAL)?;
+    let out = user::bytes_mut(buf, len)?;
+    for chunk in out.chunks_mut(8) {
+        let r = next_random().to_le_bytes();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
+    Ok(len as i64)
+}
