@@ -1,11 +1,14 @@
 /* c-hello: C on Debian's musl under ferrun. Each check prints one line; the last line is
  * "N passed, N failed". The same program runs natively on the host, and its output there
  * is what the guest's console must show, byte for byte. */
+#define _GNU_SOURCE
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
 
 static int passed, failed;
@@ -77,8 +80,113 @@ int main(int argc, char **argv) {
         sorted &= v[i - 1] <= v[i];
     check(sorted, "qsort of 1000 doubles");
 
+    void threads(void);
+    threads();
+
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
+}
+
+/* 16 threads each format doubles with snprintf("%f") (SSE code on their own stacks). */
+#define THREADS 16
+struct job {
+    int id;
+    char text[64];
+    char name[16];
+};
+
+static void *format_job(void *p) {
+    struct job *j = p;
+    char name[16];
+    snprintf(name, sizeof name, "fmt-%d", j->id);
+    pthread_setname_np(pthread_self(), name);
+    pthread_getname_np(pthread_self(), j->name, sizeof j->name);
+    _Alignas(16) double local[2] = {opaque(j->id), opaque(0.25)};
+    snprintf(j->text, sizeof j->text, "%f", sqrt(local[0]) + local[1]);
+    return NULL;
+}
+
+/* A mutex and a condition variable hand 1000 numbers from one thread to another. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
+static int slot, full, done;
+
+static void *producer(void *p) {
+    (void)p;
+    for (int i = 1; i <= 1000; i++) {
+        pthread_mutex_lock(&lock);
+        while (full)
+            pthread_cond_wait(&changed, &lock);
+        slot = i;
+        full = 1;
+        pthread_cond_signal(&changed);
+        pthread_mutex_unlock(&lock);
+    }
+    pthread_mutex_lock(&lock);
+    done = 1;
+    pthread_cond_signal(&changed);
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+static long consume(void) {
+    long sum = 0;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (!full && !done)
+            pthread_cond_wait(&changed, &lock);
+        if (full) {
+            sum += slot;
+            full = 0;
+            pthread_cond_signal(&changed);
+        } else if (done) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return sum;
+}
+
+void threads(void) {
+    struct job jobs[THREADS];
+    pthread_t t[THREADS];
+    int started = 0;
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i].id = i;
+        jobs[i].text[0] = 0;
+        started += pthread_create(&t[i], NULL, format_job, &jobs[i]) == 0;
+    }
+    check(started == THREADS, "16 threads started");
+    int right = 0, named = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        char want[64], name[16];
+        snprintf(want, sizeof want, "%f", sqrt(opaque(i)) + 0.25);
+        snprintf(name, sizeof name, "fmt-%d", i);
+        right += strcmp(want, jobs[i].text) == 0;
+        named += strcmp(name, jobs[i].name) == 0;
+    }
+    printf("thread 15 formatted %s\n", jobs[15].text);
+    check(right == THREADS, "printf(\"%f\") in 16 threads");
+    check(named == THREADS, "pthread_setname_np and pthread_getname_np");
+
+    pthread_t prod;
+    pthread_create(&prod, NULL, producer, NULL);
+    long sum = consume();
+    pthread_join(prod, NULL);
+    check(sum == 500500, "mutex and condition variable hand over 1000 numbers");
+
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 30 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&lock);
+    int r = pthread_cond_timedwait(&changed, &lock, &until);
+    pthread_mutex_unlock(&lock);
+    check(r == ETIMEDOUT, "pthread_cond_timedwait times out");
 }
 
 int cmp(const void *x, const void *y) {

@@ -85,8 +85,8 @@ fn load(file: &[u8]) -> Result<(u64, Program), ExecError> {
 }
 
 /// Starts `file` (a static-pie musl program) with `args` (`args[0]` is its name) in a new
-/// thread named after it, and waits for it: the program ends the domain (`exit`), so this
-/// returns only an error.
+/// thread named after it, and ends the calling thread: the program ends the domain
+/// (`exit`), so this returns only an error.
 pub fn run(file: &[u8], args: &[&str]) -> ExecError {
     kernel::syscall::set_handler(crate::sys::handle);
     let (base, prog) = match load(file) {
@@ -108,10 +108,9 @@ pub fn run(file: &[u8], args: &[&str]) -> ExecError {
         .stack_pages(stack_pages)
         .spawn(move || start(base, &prog, &owned));
     match started {
-        Ok(h) => {
-            h.join();
-            ExecError::Thread
-        }
+        // The program ends the domain (exit_group, or its last thread's exit); this thread
+        // has nothing more to do.
+        Ok(_) => sched::exit(),
         Err(_) => ExecError::Thread,
     }
 }

@@ -24,6 +24,8 @@ mod exec;
 #[cfg(target_os = "none")]
 mod sys;
 #[cfg(target_os = "none")]
+mod thread;
+#[cfg(target_os = "none")]
 mod user;
 
 #[cfg(target_os = "none")]

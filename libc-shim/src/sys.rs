@@ -8,7 +8,7 @@
 
 use crate::errno::Errno;
 use crate::nr::{self, num};
-use crate::user;
+use crate::{thread, user};
 use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::syscall::SyscallFrame;
@@ -59,12 +59,16 @@ pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
         num::OPEN | num::OPENAT => Err(Errno::ENOENT),
         num::FCNTL => fd_check(f.rdi).map(|()| if f.rsi == 3 { 2 } else { 0 }),
         num::ARCH_PRCTL => arch_prctl(f.rdi, f.rsi),
-        num::SET_TID_ADDRESS => Ok(tid()),
+        num::SET_TID_ADDRESS => thread::set_tid_address(f.rdi),
+        num::CLONE => thread::clone(f),
+        num::FUTEX => thread::futex(f),
+        num::PRCTL => thread::prctl(f.rdi, f.rsi),
         num::GETTID => Ok(tid()),
         num::GETPID => Ok(1),
         num::GETPPID => Ok(0),
         num::GETUID | num::GETEUID | num::GETGID | num::GETEGID => Ok(0),
-        num::EXIT | num::EXIT_GROUP => exit(f.rdi),
+        num::EXIT => thread::exit_thread(f.rdi),
+        num::EXIT_GROUP => exit_program(f.rdi),
         num::BRK => Ok(0),
         num::MMAP => mmap(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
         num::MUNMAP => munmap(f.rdi, f.rsi),
@@ -165,7 +169,10 @@ fn tid() -> i64 {
     kernel::sched::current_info().map_or(1, |c| i64::try_from(c.id).unwrap_or(1))
 }
 
-fn exit(status: u64) -> R {
+/// The program's end (`exit_group`, or its last thread's `exit`): status 0 powers the
+/// domain off; any other is printed and the domain ends as crashed, so the toolstack sees
+/// the failure.
+pub(crate) fn exit_program(status: u64) -> R {
     let status = status & 0xff;
     kernel::drivers::console::flush();
     if status == 0 {

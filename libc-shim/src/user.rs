@@ -62,6 +62,14 @@ pub(crate) fn write_u64(addr: u64, v: u64) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Reads a `u32` at `addr` (a futex word).
+pub(crate) fn read_u32(addr: u64) -> Result<u32, Errno> {
+    let b = bytes(addr, 4)?;
+    let mut a = [0u8; 4];
+    a.copy_from_slice(b);
+    Ok(u32::from_le_bytes(a))
+}
+
 /// Copies `src` to the program's memory at `addr`.
 pub(crate) fn write(addr: u64, src: &[u8]) -> Result<(), Errno> {
     bytes_mut(addr, src.len())?.copy_from_slice(src);

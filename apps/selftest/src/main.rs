@@ -73,7 +73,7 @@ fn alignment_in_64_threads() -> Outcome {
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{e}"))?;
     for h in handles {
-        let name = String::from(h.name());
+        let name = String::from(h.name().as_str());
         h.join()
             .ok_or_else(|| format!("{name}: no result"))?
             .map_err(|e| format!("{name}: {e}"))?;

@@ -48,7 +48,7 @@ pub struct Tcb {
 
 pub(crate) struct ThreadInner {
     id: u64,
-    name: String<NAME_LEN>,
+    name: spin::Mutex<String<NAME_LEN>>,
     /// Saved RSP while switched out (written by the switch asm).
     rsp: AtomicU64,
     state: AtomicU8,
@@ -174,19 +174,21 @@ static CURRENT_INFO: spin::Mutex<Option<CurrentInfo>> = spin::Mutex::new(None);
 
 fn publish_current(t: &ThreadInner) {
     *CURRENT_INFO.lock() = Some(CurrentInfo {
-        name: t.name.clone(),
+        name: t.name.lock().clone(),
         id: t.id,
         stack: t.bounds,
         guard: t.guard,
     });
 }
 
-/// True when the caller may block: it runs on the current thread's own stack (not on the
-/// kernel stack of a trap, nor before threads exist) and not inside an event handler.
+/// True when the caller may block: it runs in thread context (not on the kernel stack of
+/// a trap, nor before threads exist) and not inside an event handler.
 pub fn can_block() -> bool {
     let rsp = crate::arch::x86_64::stack_pointer();
-    !crate::event::dispatching()
-        && current_info().is_some_and(|c| (c.stack.0..c.stack.1).contains(&rsp))
+    let (k0, k1) = crate::arch::x86_64::kernel_stack();
+    // Thread code runs on its own stack, or (C threads) on one its program made: anything
+    // but the kernel stack, where traps and upcalls run.
+    !crate::event::dispatching() && current_info().is_some() && !(k0..k1).contains(&rsp)
 }
 
 /// The running thread as the crash path sees it (`None` before threads exist or if the
@@ -238,7 +240,7 @@ fn new_thread(
     let ldt = tls_segment(tcb.self_ptr);
     Arc::new(ThreadInner {
         id,
-        name: short_name(name),
+        name: spin::Mutex::new(short_name(name)),
         rsp: AtomicU64::new(rsp),
         state: AtomicU8::new(state as u8),
         _stack: stack,
@@ -346,9 +348,14 @@ impl<T> JoinHandle<T> {
         self.result.lock().take()
     }
 
+    /// The thread's id (what `gettid` says in it).
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
     /// The thread's name.
-    pub fn name(&self) -> &str {
-        &self.inner.name
+    pub fn name(&self) -> String<NAME_LEN> {
+        self.inner.name.lock().clone()
     }
 }
 
@@ -444,7 +451,7 @@ pub(crate) fn current() -> Arc<ThreadInner> {
 
 /// The running thread's name.
 pub fn current_name() -> String<NAME_LEN> {
-    current().name.clone()
+    current().name.lock().clone()
 }
 
 /// Drops the threads that exited (their stacks are freed when the last handle goes).
@@ -512,6 +519,13 @@ pub(crate) fn block_until(deadline: u64) {
     switch_away(State::Blocked);
     // Woken by `wake` before the deadline: the timer entry must not fire later.
     SCHED.lock().sleepers.remove(&key);
+}
+
+/// Renames the running thread (`pthread_setname_np`); longer names are cut.
+pub fn set_current_name(name: &str) {
+    let me = current();
+    *me.name.lock() = short_name(name);
+    publish_current(&me);
 }
 
 /// Makes the running thread keep its whole x87/SSE state across switches (for threads

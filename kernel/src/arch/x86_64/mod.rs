@@ -284,6 +284,15 @@ fn image_end() -> u64 {
     (&raw const start::__image_end) as u64
 }
 
+/// Bounds of the kernel stack (traps, upcalls and callbacks from user mode):
+/// `[bottom, top)`.
+pub fn kernel_stack() -> (u64, u64) {
+    (
+        (&raw const start::kernel_stack_guard) as u64 + 4096,
+        (&raw const start::kernel_stack_top) as u64,
+    )
+}
+
 /// Bounds of the boot stack: `[bottom, top)`.
 pub(crate) fn boot_stack() -> (u64, u64) {
     (

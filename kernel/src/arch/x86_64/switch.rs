@@ -135,3 +135,25 @@ pub unsafe fn enter_program(entry: u64, sp: u64) -> ! {
         )
     }
 }
+
+/// Leaves Rust for good: continues thread code at `rip` with RSP = `rsp`, RAX = `rax`
+/// and R9 = `r9` (a new thread of a program returning from its `clone` system call: musl
+/// keeps the thread's start function in R9 and its argument on the new stack).
+///
+/// # Safety
+/// `rip` must be code of a loaded program expecting this state, and `rsp` the stack the
+/// program gave for it (not in use by anything else).
+pub unsafe fn resume_program(rip: u64, rsp: u64, rax: u64, r9: u64) -> ! {
+    // SAFETY: per the contract; nothing of the Rust frames is used again.
+    unsafe {
+        core::arch::asm!(
+            "mov {rsp}, %rsp",
+            "jmp *{rip}",
+            rsp = in(reg) rsp,
+            rip = in(reg) rip,
+            in("rax") rax,
+            in("r9") r9,
+            options(att_syntax, noreturn)
+        )
+    }
+}
