@@ -22,6 +22,10 @@ pub mod nr;
 #[cfg(target_os = "none")]
 mod exec;
 #[cfg(target_os = "none")]
+mod fd;
+#[cfg(target_os = "none")]
+mod socket;
+#[cfg(target_os = "none")]
 mod sys;
 #[cfg(target_os = "none")]
 mod thread;

@@ -8,7 +8,7 @@
 
 use crate::errno::Errno;
 use crate::nr::{self, num};
-use crate::{thread, user};
+use crate::{fd, socket, thread, user};
 use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::syscall::SyscallFrame;
@@ -52,12 +52,36 @@ pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
     let r = match f.nr {
         num::WRITE => write(f.rdi, f.rsi, f.rdx),
         num::WRITEV => writev(f.rdi, f.rsi, f.rdx),
-        num::READ | num::READV => read(f.rdi),
+        num::READ => read(f.rdi, f.rsi, f.rdx),
+        num::READV => readv(f.rdi, f.rsi, f.rdx),
         num::IOCTL => ioctl(f.rdi, f.rsi, f.rdx),
-        num::CLOSE => fd_check(f.rdi).map(|()| 0),
+        num::CLOSE => fd::close(f.rdi).map(|()| 0),
         num::LSEEK => fd_check(f.rdi).and(Err(Errno::ESPIPE)),
         num::OPEN | num::OPENAT => Err(Errno::ENOENT),
-        num::FCNTL => fd_check(f.rdi).map(|()| if f.rsi == 3 { 2 } else { 0 }),
+        num::FCNTL if fd::is_console(f.rdi) => Ok(if f.rsi == 3 { 2 } else { 0 }),
+        num::FCNTL => socket::fcntl(f.rdi, f.rsi, f.rdx),
+        num::SOCKET => socket::socket(f.rdi, f.rsi),
+        num::BIND => socket::bind(f.rdi, f.rsi, f.rdx),
+        num::LISTEN => socket::listen(f.rdi, f.rsi),
+        num::ACCEPT => socket::accept(f.rdi, f.rsi, f.rdx, 0),
+        num::ACCEPT4 => socket::accept(f.rdi, f.rsi, f.rdx, f.r10),
+        num::CONNECT => socket::connect(f.rdi, f.rsi, f.rdx),
+        num::SENDTO => socket::sendto(f.rdi, f.rsi, f.rdx, f.r8, f.r9),
+        num::RECVFROM => socket::recvfrom(f.rdi, f.rsi, f.rdx, f.r8, f.r9),
+        num::SENDMSG => socket::sendmsg(f.rdi, f.rsi),
+        num::RECVMSG => socket::recvmsg(f.rdi, f.rsi),
+        num::SHUTDOWN => socket::shutdown(f.rdi, f.rsi),
+        num::SETSOCKOPT => socket::setsockopt(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::GETSOCKOPT => socket::getsockopt(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::GETSOCKNAME => socket::getsockname(f.rdi, f.rsi, f.rdx, false),
+        num::GETPEERNAME => socket::getsockname(f.rdi, f.rsi, f.rdx, true),
+        num::POLL => socket::poll(f.rdi, f.rsi, f.rdx),
+        num::PPOLL => socket::ppoll(f.rdi, f.rsi, f.rdx),
+        num::SELECT => socket::select_timeval(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::PSELECT6 => socket::pselect(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::EPOLL_CREATE1 => socket::epoll_create(),
+        num::EPOLL_CTL => socket::epoll_ctl(f.rdi, f.rsi, f.rdx, f.r10),
+        num::EPOLL_WAIT | num::EPOLL_PWAIT => socket::epoll_wait(f.rdi, f.rsi, f.rdx, f.r10),
         num::ARCH_PRCTL => arch_prctl(f.rdi, f.rsi),
         num::SET_TID_ADDRESS => thread::set_tid_address(f.rdi),
         num::CLONE => thread::clone(f),
@@ -103,42 +127,91 @@ fn fd_check(fd: u64) -> Result<(), Errno> {
 }
 
 fn write(fd: u64, buf: u64, len: u64) -> R {
-    if !(fd == 1 || fd == 2) {
-        return Err(Errno::EBADF);
-    }
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
-    kernel::drivers::console::write_bytes(user::bytes(buf, len)?);
-    Ok(len as i64)
+    let data = user::bytes(buf, len)?;
+    match fd {
+        1 | 2 => {
+            kernel::drivers::console::write_bytes(data);
+            Ok(len as i64)
+        }
+        0 => Err(Errno::EBADF),
+        _ => socket::write(fd, data),
+    }
 }
 
-fn writev(fd: u64, iov: u64, count: u64) -> R {
-    if !(fd == 1 || fd == 2) {
-        return Err(Errno::EBADF);
-    }
+/// The buffers of an iovec array.
+fn iovec(iov: u64, count: u64) -> Result<alloc::vec::Vec<(u64, usize)>, Errno> {
     if count > 1024 {
         return Err(Errno::EINVAL);
     }
-    let mut total = 0i64;
-    for i in 0..count {
-        let base = user::read_u64(iov + i * 16)?;
-        let len = usize::try_from(user::read_u64(iov + i * 16 + 8)?).map_err(|_| Errno::EINVAL)?;
-        kernel::drivers::console::write_bytes(user::bytes(base, len)?);
-        total += len as i64;
-    }
-    Ok(total)
+    (0..count)
+        .map(|i| {
+            let base = user::read_u64(iov + i * 16)?;
+            let len =
+                usize::try_from(user::read_u64(iov + i * 16 + 8)?).map_err(|_| Errno::EINVAL)?;
+            Ok((base, len))
+        })
+        .collect()
 }
 
-fn read(fd: u64) -> R {
+fn writev(fd: u64, iov: u64, count: u64) -> R {
+    let vecs = iovec(iov, count)?;
+    match fd {
+        1 | 2 => {
+            let mut total = 0i64;
+            for (base, len) in vecs {
+                kernel::drivers::console::write_bytes(user::bytes(base, len)?);
+                total += len as i64;
+            }
+            Ok(total)
+        }
+        0 => Err(Errno::EBADF),
+        _ => {
+            let mut data = alloc::vec::Vec::new();
+            for (base, len) in vecs {
+                data.extend_from_slice(user::bytes(base, len)?);
+            }
+            socket::write(fd, &data)
+        }
+    }
+}
+
+fn read(fd: u64, buf: u64, len: u64) -> R {
     match fd {
         // No console input for programs yet: end of file.
         0 => Ok(0),
         1 | 2 => Err(Errno::EBADF),
-        _ => Err(Errno::EBADF),
+        _ => socket::read(fd, buf, len),
+    }
+}
+
+fn readv(fd: u64, iov: u64, count: u64) -> R {
+    let vecs = iovec(iov, count)?;
+    match fd {
+        0 => Ok(0),
+        1 | 2 => Err(Errno::EBADF),
+        _ => {
+            // One read into the first non-empty buffer (a short read is allowed).
+            match vecs.into_iter().find(|v| v.1 > 0) {
+                Some((base, len)) => socket::read(fd, base, len as u64),
+                None => Ok(0),
+            }
+        }
     }
 }
 
 fn ioctl(fd: u64, req: u64, arg: u64) -> R {
-    fd_check(fd)?;
+    /// `FIONBIO`: set or clear non-blocking mode.
+    const FIONBIO: u64 = 0x5421;
+    if !fd::is_console(fd) {
+        if req == FIONBIO {
+            let on = user::read_u32(arg)? != 0;
+            fd::get(fd)?.set_nonblocking(on);
+            return Ok(0);
+        }
+        fd::get(fd)?;
+        return Err(Errno::ENOTTY);
+    }
     if req != TIOCGWINSZ {
         return Err(Errno::ENOTTY);
     }

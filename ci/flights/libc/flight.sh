@@ -21,3 +21,25 @@ c_run() {
 }
 
 c_run c-hello one two
+
+# A web server in C (sockets, accept4, poll, non-blocking I/O) reached from dom0.
+guest_cfg c-httpd ../images/c-httpd "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:08']" \
+    'memory = 64' 'cmdline = "ip=10.0.0.8/24 -- 8080"'
+if guest_start c-httpd /run/ferrun/c-httpd.cfg && guest_expect c-httpd c-httpd.expect 60; then
+    got=$(curl -s -m 20 http://10.0.0.8:8080/ | grep -c 'hello from C on ferrun')
+    code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' http://10.0.0.8:8080/nothing)
+    if [ "$got" = 1 ] && [ "$code" = 404 ]; then
+        step c-httpd-get c-httpd pass "/ served, /nothing 404"
+    else
+        step c-httpd-get c-httpd fail "page matched $got times, /nothing gave '$code'"
+    fi
+    n=$(curl -s --no-progress-meter -m 120 -Z --parallel-max 50 -o /dev/null -w '%{http_code}\n' \
+        "http://10.0.0.8:8080/?[1-50]" | grep -c '^200$')
+    if [ "$n" = 50 ]; then
+        step c-httpd-parallel c-httpd pass "50 of 50 clients at once answered"
+    else
+        step c-httpd-parallel c-httpd fail "$n of 50 clients at once answered"
+    fi
+    xl shutdown c-httpd
+    guest_wait_stop c-httpd poweroff 20
+fi
