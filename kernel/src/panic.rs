@@ -71,11 +71,10 @@ fn backtrace(w: &mut ConsoleWriter, rip: Option<u64>, rbp: u64, sp: u64) {
     let mut n = 0usize;
     let mut last = None;
     let mut repeats = 0usize;
-    let table = crate::symbols::table();
     // A return address follows its call, which may be a function's last instruction:
     // name the byte before it.
     let name = |addr: u64, is_return: bool| {
-        crate::symbols::lookup(table, addr.saturating_sub(u64::from(is_return)))
+        crate::symbols::find(addr.saturating_sub(u64::from(is_return)))
             .map(|(f, off)| (f, off + u64::from(is_return)))
     };
     let line = |w: &mut ConsoleWriter, n: usize, addr: u64, is_return: bool| {

@@ -39,6 +39,30 @@ pub fn table() -> &'static [u8] {
     crate::arch::x86_64::symbol_table()
 }
 
+/// A foreign program's functions (a C program libc-shim loaded): its address range and a
+/// table in the same format, with absolute addresses.
+#[cfg(target_os = "none")]
+static FOREIGN: spin::Once<(u64, u64, &'static [u8])> = spin::Once::new();
+
+/// Registers the functions of a program loaded at `[start, end)` (once).
+#[cfg(target_os = "none")]
+pub fn set_foreign(start: u64, end: u64, table: &'static [u8]) {
+    FOREIGN.call_once(|| (start, end, table));
+}
+
+/// The function containing `addr`, in the image's code or a registered program's.
+#[cfg(target_os = "none")]
+pub fn find(addr: u64) -> Option<(&'static str, u64)> {
+    let (t0, t1) = crate::arch::x86_64::text_bounds();
+    if (t0..t1).contains(&addr) {
+        return lookup(table(), addr);
+    }
+    match FOREIGN.get() {
+        Some(&(start, end, t)) if (start..end).contains(&addr) => lookup(t, addr),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -251,6 +251,64 @@ pub fn parse(file: &[u8]) -> Result<Program, ElfError> {
     })
 }
 
+/// The program's functions from its symbol table (`.symtab`, if it was not stripped), as
+/// the kernel's crash reports read them: one `ADDRESS NAME` line per function, the
+/// address as 16 hex digits (`base` + the symbol's value), sorted by address. Empty when
+/// there is no symbol table; anything malformed is skipped, never a panic.
+pub fn function_table(file: &[u8], base: u64) -> alloc::vec::Vec<u8> {
+    let mut funcs: alloc::vec::Vec<(u64, &str)> = alloc::vec::Vec::new();
+    let sections = (|| -> Option<()> {
+        let shoff = usize::try_from(u64_at(file, 40).ok()?).ok()?;
+        let shentsize = usize::from(u16_at(file, 58).ok()?);
+        let shnum = usize::from(u16_at(file, 60).ok()?);
+        if shentsize != 64 {
+            return None;
+        }
+        let section = |i: usize| -> Option<(u32, usize, usize, usize)> {
+            let h = shoff.checked_add(i.checked_mul(64)?)?;
+            let ty = u32_at(file, h + 4).ok()?;
+            let off = usize::try_from(u64_at(file, h + 24).ok()?).ok()?;
+            let size = usize::try_from(u64_at(file, h + 32).ok()?).ok()?;
+            let link = usize::try_from(u32_at(file, h + 40).ok()?).ok()?;
+            Some((ty, off, size, link))
+        };
+        for i in 0..shnum {
+            let Some((2, off, size, link)) = section(i) else {
+                continue;
+            };
+            let (_, str_off, str_size, _) = section(link)?;
+            let strtab = file.get(str_off..str_off.checked_add(str_size)?)?;
+            let syms = file.get(off..off.checked_add(size)?)?;
+            for sym in syms.chunks_exact(24) {
+                let name_off = usize::try_from(u32_at(sym, 0).ok()?).ok()?;
+                let is_func = sym[4] & 0xf == 2;
+                let value = u64_at(sym, 8).ok()?;
+                if !is_func || value == 0 {
+                    continue;
+                }
+                let Some(rest) = strtab.get(name_off..) else {
+                    continue;
+                };
+                let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+                if let Ok(name) = core::str::from_utf8(&rest[..end])
+                    && !name.is_empty()
+                {
+                    funcs.push((base.wrapping_add(value), name));
+                }
+            }
+        }
+        Some(())
+    })();
+    let _ = sections;
+    funcs.sort_unstable();
+    funcs.dedup_by_key(|f| f.0);
+    let mut out = alloc::vec::Vec::new();
+    for (addr, name) in funcs {
+        out.extend_from_slice(alloc::format!("{addr:016x} {name}\n").as_bytes());
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 mod tests {
@@ -304,6 +362,61 @@ mod tests {
         assert_eq!(p.segments.len(), 3);
         assert_eq!(p.span, 0x6000, "0x2e48 + 0x3000 rounded up to a page");
         assert_eq!(p.stack_size, Some(0x20000));
+    }
+
+    #[test]
+    fn functions_come_from_the_symbol_table() {
+        // Section headers after the image: [null, .symtab, .strtab].
+        let mut f = image(3, &[(PT_LOAD, R | PF_X, 0, 0, 0x1000, 0x1000)], 0x10);
+        let strtab = b"\0main\0helper\0data\0".to_vec();
+        let mut symtab = std::vec![0u8; 24]; // the null symbol
+        for (name, info, value) in [
+            (1u32, 0x12u8, 0x1100u64),
+            (6, 0x12, 0x1040),
+            (13, 0x11, 0x2000),
+        ] {
+            let mut sym = [0u8; 24];
+            sym[0..4].copy_from_slice(&name.to_le_bytes());
+            sym[4] = info;
+            sym[8..16].copy_from_slice(&value.to_le_bytes());
+            symtab.extend_from_slice(&sym);
+        }
+        let sym_off = f.len();
+        f.extend_from_slice(&symtab);
+        let str_off = f.len();
+        f.extend_from_slice(&strtab);
+        let sh_off = f.len();
+        let mut sh = std::vec![0u8; 64 * 3];
+        let mut put = |i: usize, ty: u32, off: usize, size: usize, link: u32| {
+            let h = i * 64;
+            sh[h + 4..h + 8].copy_from_slice(&ty.to_le_bytes());
+            sh[h + 24..h + 32].copy_from_slice(&(off as u64).to_le_bytes());
+            sh[h + 32..h + 40].copy_from_slice(&(size as u64).to_le_bytes());
+            sh[h + 40..h + 44].copy_from_slice(&link.to_le_bytes());
+        };
+        put(1, 2, sym_off, symtab.len(), 2);
+        put(2, 3, str_off, strtab.len(), 0);
+        f.extend_from_slice(&sh);
+        f[40..48].copy_from_slice(&(sh_off as u64).to_le_bytes());
+        f[58..60].copy_from_slice(&64u16.to_le_bytes());
+        f[60..62].copy_from_slice(&3u16.to_le_bytes());
+        let t = function_table(&f, 0x40_0000);
+        assert_eq!(
+            core::str::from_utf8(&t).unwrap(),
+            "0000000000401040 helper\n0000000000401100 main\n",
+            "functions only, sorted, at the load base"
+        );
+        // Without section headers, or cut anywhere: an empty or shorter table, no panic.
+        assert!(
+            function_table(
+                &image(3, &[(PT_LOAD, R | PF_X, 0, 0, 0x1000, 0x1000)], 0x10),
+                0
+            )
+            .is_empty()
+        );
+        for cut in (0..f.len()).step_by(7) {
+            let _ = function_table(&f[..cut], 0);
+        }
     }
 
     #[test]

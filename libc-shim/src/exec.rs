@@ -8,6 +8,9 @@ use alloc::vec::Vec;
 use core::fmt;
 use kernel::sched;
 
+/// Where the program is: `[start, end)`.
+pub(crate) static PROGRAM: spin::Once<(u64, u64)> = spin::Once::new();
+
 /// Stack of the program's first thread when it asks for none (`PT_GNU_STACK`), in pages.
 const DEFAULT_STACK_PAGES: usize = 256;
 /// Room left between the Rust frames and the program's first stack.
@@ -76,6 +79,10 @@ fn load(file: &[u8]) -> Result<(u64, Program), ExecError> {
         let data = file.get(from..from.saturating_add(len)).unwrap_or_default();
         crate::user::write(base + s.vaddr, data).map_err(|_| ExecError::NoMemory { pages })?;
     }
+    PROGRAM.call_once(|| (base, base + prog.span));
+    // Its function names, for crash reports in its code.
+    let table = alloc::vec::Vec::leak(elf::function_table(file, base));
+    kernel::symbols::set_foreign(base, base + prog.span, table);
     for s in prog.segments.iter().filter(|s| s.flags & PF_X != 0) {
         let r = pages_of(s);
         kernel::mm::make_code(base + r.start * 4096, (r.end - r.start) as usize)

@@ -113,7 +113,9 @@ pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
         }
         num::UNAME => uname(f.rdi),
         num::GETRANDOM => getrandom(f.rdi, f.rsi),
-        num::TKILL | num::TGKILL => abort(f.nr, if f.nr == num::TKILL { f.rsi } else { f.rdx }),
+        num::TKILL | num::TGKILL => {
+            abort(f.nr, if f.nr == num::TKILL { f.rsi } else { f.rdx }, f.rsp)
+        }
         nr => not_implemented(nr),
     };
     match r {
@@ -255,7 +257,49 @@ pub(crate) fn exit_program(status: u64) -> R {
     kernel::crash()
 }
 
-fn abort(nr: u64, sig: u64) -> R {
+/// True when the bytes before `ret` end in a `call` (E8 rel32, or FF /2 through a
+/// register or memory): `ret` is then a return address, not just a number.
+fn after_call(ret: u64) -> bool {
+    let Ok(b) = user::bytes(ret.saturating_sub(7), 7) else {
+        return false;
+    };
+    b[2] == 0xe8
+        || (b[5] == 0xff && b[6] & 0x38 == 0x10)
+        || (b[4] == 0xff && b[5] & 0x38 == 0x10)
+        || (b[1] == 0xff && b[2] & 0x38 == 0x10)
+}
+
+/// Lists the return addresses into the program found on its stack above `rsp`: musl's
+/// own code keeps no frame pointers, so the frame chain cannot be followed through it.
+fn print_program_stack(rsp: u64) {
+    let Some(&(base, end)) = crate::exec::PROGRAM.get() else {
+        return;
+    };
+    kernel::println!("program stack (return addresses into the program found above rsp {rsp:#x}):");
+    let mut n = 0;
+    for i in 0..4096u64 {
+        let Ok(v) = user::read_u64(rsp + i * 8) else {
+            break;
+        };
+        if (base..end).contains(&v) && after_call(v) {
+            match kernel::symbols::find(v - 1) {
+                Some((name, off)) => kernel::println!("  #{n:<2} {v:#018x} {name}+{:#x}", off + 1),
+                None => kernel::println!("  #{n:<2} {v:#018x}"),
+            }
+            n += 1;
+            if n == 16 {
+                break;
+            }
+        }
+    }
+}
+
+fn abort(nr: u64, sig: u64, rsp: u64) -> R {
+    kernel::println!(
+        "ferrun: the program killed itself with signal {sig} ({}: abort() or raise())",
+        nr::name(nr).unwrap_or("kill")
+    );
+    print_program_stack(rsp);
     panic!(
         "program killed itself with signal {sig} ({}: abort() or raise())",
         nr::name(nr).unwrap_or("kill")

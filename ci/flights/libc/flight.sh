@@ -43,3 +43,12 @@ if guest_start c-httpd /run/ferrun/c-httpd.cfg && guest_expect c-httpd c-httpd.e
     xl shutdown c-httpd
     guest_wait_stop c-httpd poweroff 20
 fi
+
+# Failing C programs: abort() and a NULL store end in crash reports naming the C
+# functions; exit(3) ends the domain as crashed.
+for how in abort segv exit; do
+    guest_cfg "c-$how" ../images/c-crash 'memory = 32' "cmdline = \"-- $how\""
+    if guest_start "c-$how" "/run/ferrun/c-$how.cfg" && guest_expect "c-$how" "c-$how.expect" 60; then
+        guest_wait_stop "c-$how" crash 20
+    fi
+done

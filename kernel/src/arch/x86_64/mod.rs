@@ -279,6 +279,14 @@ pub fn boot_module(va: u64, len: u64) -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(va as *const u8, len) }
 }
 
+/// The image's code: `[start, end)`.
+pub fn text_bounds() -> (u64, u64) {
+    (
+        (&raw const start::__text_start) as u64,
+        (&raw const start::__text_end) as u64,
+    )
+}
+
 /// End of the image (linker script).
 fn image_end() -> u64 {
     (&raw const start::__image_end) as u64
