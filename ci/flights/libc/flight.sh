@@ -22,6 +22,19 @@ c_run() {
 
 c_run c-hello one two
 
+# One generic image (apps/cprog, no program built in) runs the same static-pie given as
+# the guest's ramdisk.
+guest_cfg c-ramdisk ../images/cprog 'memory = 64' 'ramdisk = "../images/c-hello.elf"' \
+    'cmdline = "-- one two"'
+if guest_start c-ramdisk /run/ferrun/c-ramdisk.cfg && guest_wait_stop c-ramdisk poweroff 120; then
+    grep -av '^\[[0-9.]*\]\[' "$FERRUN_CONSOLE_DIR/guest-c-ramdisk.log" | tr -d '\r' >/tmp/c-ramdisk.out
+    if cmp -s /tmp/c-ramdisk.out c-hello.golden; then
+        step c-output c-ramdisk pass "c-hello from the ramdisk: the same output as on the host"
+    else
+        step c-output c-ramdisk fail "$(diff c-hello.golden /tmp/c-ramdisk.out | head -n 20 | tr '\n' '|')"
+    fi
+fi
+
 # A web server in C (sockets, accept4, poll, non-blocking I/O) reached from dom0.
 guest_cfg c-httpd ../images/c-httpd "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:08']" \
     'memory = 64' 'cmdline = "ip=10.0.0.8/24 -- 8080"'
