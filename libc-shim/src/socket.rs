@@ -416,8 +416,9 @@ pub(crate) fn fcntl(fdn: u64, cmd: u64, arg: u64) -> R {
 /// Readiness of one descriptor as `POLL*` bits, and the socket to wait on, if any.
 fn poll_entry(fdn: i32, events: u16) -> (u16, Option<PollEntry>) {
     if (0..=2).contains(&fdn) {
-        // stdin reads end of file at once; stdout and stderr take writes.
-        let r = if fdn == 0 { POLLIN } else { POLLOUT };
+        // stdout and stderr take writes; console input is not watched by poll (yet): a
+        // read of stdin waits for a line instead.
+        let r = if fdn == 0 { 0 } else { POLLOUT };
         return (r & events, None);
     }
     let Ok(file) = fd::get(fdn as u64) else {

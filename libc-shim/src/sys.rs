@@ -1,7 +1,7 @@
 //! The system calls: Linux x86_64 numbers, arguments and results, on the kernel's threads,
 //! memory, time and console.
 //!
-//! Files 0, 1 and 2 are the console. Memory comes from the kernel's frame allocator,
+//! Files 0, 1 and 2 are the console (reads take a line of console input). Memory comes from the kernel's frame allocator,
 //! zero-filled; `brk` never moves (musl then uses `mmap` only, and no memory is claimed
 //! that is not mapped). A call this layer does not implement is logged once, with its
 //! number and name, and answered `-ENOSYS`.
@@ -178,10 +178,26 @@ fn writev(fd: u64, iov: u64, count: u64) -> R {
     }
 }
 
+/// Reads console input into `buf`: one line at a time (what is typed at `xl console`),
+/// with its `\n`, waiting for it.
+fn read_console(buf: u64, len: u64) -> R {
+    let len = usize::try_from(len.min(4096)).map_err(|_| Errno::EINVAL)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let line = kernel::drivers::console::read_line(len.saturating_sub(1).max(1))
+        .map_err(|_| Errno::EIO)?;
+    let mut bytes = alloc::vec::Vec::from(line.as_bytes());
+    if bytes.len() < len {
+        bytes.push(b'\n');
+    }
+    user::write(buf, &bytes)?;
+    Ok(bytes.len() as i64)
+}
+
 fn read(fd: u64, buf: u64, len: u64) -> R {
     match fd {
-        // No console input for programs yet: end of file.
-        0 => Ok(0),
+        0 => read_console(buf, len),
         1 | 2 => Err(Errno::EBADF),
         _ => socket::read(fd, buf, len),
     }
@@ -190,12 +206,11 @@ fn read(fd: u64, buf: u64, len: u64) -> R {
 fn readv(fd: u64, iov: u64, count: u64) -> R {
     let vecs = iovec(iov, count)?;
     match fd {
-        0 => Ok(0),
         1 | 2 => Err(Errno::EBADF),
         _ => {
             // One read into the first non-empty buffer (a short read is allowed).
             match vecs.into_iter().find(|v| v.1 > 0) {
-                Some((base, len)) => socket::read(fd, base, len as u64),
+                Some((base, len)) => read(fd, base, len as u64),
                 None => Ok(0),
             }
         }

@@ -41,6 +41,10 @@ if c_run lua; then
     fi
 fi
 
+# SQLite (libsqlite3-sys's amalgamation, THREADSAFE=1): two threads, each with its own
+# in-memory database (inserts, aggregates, JSON, dates).
+c_run sqlite
+
 # One generic image (apps/cprog, no program built in) runs the same static-pie given as
 # the guest's ramdisk.
 guest_cfg c-ramdisk ../images/cprog 'memory = 64' 'ramdisk = "../images/c-hello.elf"' \
@@ -84,3 +88,14 @@ for how in abort segv exit; do
         guest_wait_stop "c-$how" crash 20
     fi
 done
+
+# stdin is the console: fgets reads what dom0 writes to the console's pty.
+guest_cfg c-echo ../images/c-echo 'memory = 32'
+if guest_start c-echo /run/ferrun/c-echo.cfg && guest_expect c-echo c-echo-ready.expect 60; then
+    tty=$(xenstore-read "/local/domain/$(xl domid c-echo)/console/tty")
+    if [ -c "$tty" ] && printf 'hello from dom0\r\nsecond line\nquit\n' >"$tty"; then
+        guest_expect c-echo c-echo.expect 30 && guest_wait_stop c-echo poweroff 20
+    else
+        step c-console-input c-echo fail "cannot write to the console pty '$tty'"
+    fi
+fi
