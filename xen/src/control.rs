@@ -14,6 +14,14 @@ pub enum ShutdownRequest {
 }
 
 impl ShutdownRequest {
+    /// Whether the guest acknowledges the request by clearing the key: only for what it
+    /// carries out. libxl takes a cleared key as "the guest will do it" (for `suspend` it
+    /// then waits 60 s for a suspend that would never come), so anything else is left in
+    /// place, as Linux does.
+    pub fn acknowledged(self) -> bool {
+        matches!(self, ShutdownRequest::Shutdown(_))
+    }
+
     /// Parses a `control/shutdown` value (`poweroff`, `halt`, `reboot`, `suspend`, ...).
     pub fn parse(value: &str) -> ShutdownRequest {
         match value.trim_end_matches('\0') {
@@ -52,5 +60,14 @@ mod tests {
         assert_eq!(ShutdownRequest::parse("suspend"), Unsupported);
         assert_eq!(ShutdownRequest::parse("Reboot"), Unsupported);
         assert_eq!(ShutdownRequest::parse("poweroff now"), Unsupported);
+    }
+
+    #[test]
+    fn only_what_the_guest_does_is_acknowledged() {
+        assert!(ShutdownRequest::parse("poweroff").acknowledged());
+        assert!(ShutdownRequest::parse("reboot").acknowledged());
+        assert!(!ShutdownRequest::parse("suspend").acknowledged());
+        assert!(!ShutdownRequest::parse("bogus").acknowledged());
+        assert!(!ShutdownRequest::parse("").acknowledged());
     }
 }

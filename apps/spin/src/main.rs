@@ -67,6 +67,7 @@ fn main() {
         println!("spin: no runstate area: steal time unavailable");
         kernel::crash();
     };
+    println!("spin: spinning for {secs} s");
     let t0 = time::now_ns();
     let end = t0 + secs * 1_000_000_000;
     let mut x = 0u64;

@@ -33,7 +33,16 @@ control_stop() {
 if control_run ctl-off ready-debug.expect loglevel=debug; then
     domid=$(xl domid ctl-off)
     xenstore-write "/local/domain/$domid/control/shutdown" bogus
-    guest_expect ctl-off bogus.expect 30
+    if guest_expect ctl-off bogus.expect 30; then
+        # Not carried out, so not acknowledged: the key keeps the request.
+        left=$(xenstore-read "/local/domain/$domid/control/shutdown" 2>&1)
+        if [ "$left" = bogus ]; then
+            step control-no-ack ctl-off pass "an unsupported request stays unacknowledged"
+        else
+            step control-no-ack ctl-off fail "control/shutdown is '$left' after 'bogus'"
+        fi
+        xenstore-write "/local/domain/$domid/control/shutdown" ""
+    fi
     control_stop ctl-off shutdown poweroff
 fi
 if control_run ctl-reboot ready.expect; then

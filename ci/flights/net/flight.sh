@@ -137,6 +137,16 @@ if guest_start httpd /run/ferrun/httpd.cfg && guest_expect httpd httpd.expect 60
     else
         step http-stats httpd fail "${stats:0:500}"
     fi
+    # Steal is counted since boot: the seconds the domain spent created but paused (vif
+    # hotplug scripts) are not in it, so it stays below uptime.
+    stats=$(curl -s -m 20 "$H/stats")
+    steal=$(grep -o '"steal_ns":[0-9]*' <<<"$stats" | cut -d: -f2)
+    up=$(grep -o '"uptime_ns":[0-9]*' <<<"$stats" | cut -d: -f2)
+    if [ -n "$steal" ] && [ -n "$up" ] && [ "$steal" -lt "$up" ]; then
+        step steal-since-boot httpd pass "steal $((steal / 1000000)) ms < uptime $((up / 1000000)) ms"
+    else
+        step steal-since-boot httpd fail "steal '$steal' uptime '$up'"
+    fi
     # The backend goes away (xl network-detach) and a new one comes (xl network-attach).
     _now_us
     t0=$REPLY

@@ -43,6 +43,26 @@ fi
 guest_run spin-alone ../images/spin spin.expect poweroff 'cpus = "1"' 'cmdline = "spin=10"'
 steal_check spin-alone 0 10
 
+# xl pause while it spins: the paused seconds are offline time, and steal.
+guest_cfg spin-paused ../images/spin 'cpus = "1"' 'cmdline = "spin=10"'
+if guest_start spin-paused /run/ferrun/spin-paused.cfg &&
+    guest_expect spin-paused spin-started.expect 60; then
+    _now_us
+    p0=$REPLY
+    xl pause spin-paused && sleep 2 && xl unpause spin-paused
+    _now_us
+    _secs "$p0" "$REPLY"
+    paused=$REPLY
+    guest_expect spin-paused spin.expect 60 && guest_wait_stop spin-paused poweroff
+    line=$(grep -a '^spin: wall' "/var/log/xen/console/guest-spin-paused.log" | tail -n 1)
+    offline=$(sed -n 's/.* offline-ms \([0-9]*\) .*/\1/p' <<<"$line")
+    if [ -n "$offline" ] && [ "$offline" -ge 1500 ]; then
+        step steal-pause spin-paused pass "paused ${paused} s (xl pause .. unpause): ${line#spin: }"
+    else
+        step steal-pause spin-paused fail "paused ${paused} s, but: ${line:-no spin line}"
+    fi
+fi
+
 # Both sleep until the same wall-clock second, then spin together: xl create of the second
 # guest takes seconds under emulation, so starting at creation would barely overlap.
 start=$(($(date +%s) + 15))

@@ -2,10 +2,11 @@
 //! written to `control/shutdown` in our xenstore home.
 //!
 //! A thread named `control` advertises `control/feature-poweroff` and
-//! `control/feature-reboot`, watches `control/shutdown`, acknowledges each request by
-//! clearing the key, runs the registered shutdown hooks (newest first) and shuts the
-//! domain down: `poweroff` and `halt` with reason poweroff, `reboot` with reason reboot.
-//! Other requests (`suspend`, anything unknown) are logged and ignored. Like every thread
+//! `control/feature-reboot`, watches `control/shutdown`, acknowledges a request it carries
+//! out by clearing the key, runs the registered shutdown hooks (newest first) and shuts
+//! the domain down: `poweroff` and `halt` with reason poweroff, `reboot` with reason
+//! reboot. Other requests (`suspend`, anything unknown) are logged and left in place,
+//! unacknowledged, so the toolstack does not wait for what will not happen. Like every thread
 //! it runs only when the others yield or block.
 #![forbid(unsafe_code)]
 
@@ -67,7 +68,7 @@ fn run() {
                 crate::shutdown(reason);
             }
             Ok((value, Request::Unsupported)) => {
-                log::warn!("ignoring unsupported request '{value}'");
+                log::warn!("ignoring unsupported request '{value}' (left unacknowledged)");
             }
             Ok((_, Request::None)) => {}
             Err(e) => log::error!("reading control/shutdown: {e}"),
@@ -84,7 +85,7 @@ fn take_request(bus: &Xenbus) -> Result<(String, Request), XsError> {
             Err(e) => return Err(e),
         };
         let request = Request::parse(&value);
-        if request != Request::None {
+        if request.acknowledged() {
             b.write("control/shutdown", b"", tx)?;
         }
         Ok((value, request))
