@@ -75,6 +75,7 @@ fn ferrun_kernel_boot(boot: &entry::Boot) -> ! {
     if let Err(e) = time::init_runstate() {
         crate::println!("ferrun: steal time unavailable: runstate area: {e}");
     }
+    crate::watchdog::init(BootInfo::from_start_info(si, boot.entry_tsc).cmdline());
     // The grant table comes up with the first page a driver grants (`gnttab`): images
     // without such a driver carry none of its code.
     match sched::init() {
@@ -118,14 +119,16 @@ fn ferrun_kernel_trap(frame: &mut TrapFrame) {
     crate::panic::fatal_trap(frame)
 }
 
-/// An event upcall: pending ports are moved aside for the scheduler to dispatch.
+/// An event upcall: pending ports are moved aside for the scheduler to dispatch; the
+/// watchdogs look at what it interrupted.
 #[expect(
     unsafe_code,
     reason = "no_mangle: the symbol arch::x86_64::entry calls"
 )]
 #[unsafe(no_mangle)]
-fn ferrun_kernel_upcall() {
+fn ferrun_kernel_upcall(frame: &TrapFrame) {
     event::upcall();
+    crate::watchdog::upcall(frame);
 }
 
 /// A Linux system call from thread code: to the system-call layer (`crate::syscall`).

@@ -34,6 +34,8 @@ pub mod syscall;
 #[cfg(target_os = "none")]
 pub mod time;
 pub mod unwind;
+#[cfg(target_os = "none")]
+mod watchdog;
 
 pub use bootinfo::BootInfo;
 /// The TCP/IP stack the runtime's network device plugs into.

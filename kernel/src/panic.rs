@@ -190,6 +190,37 @@ pub(crate) fn fatal_trap(f: &TrapFrame) -> ! {
     crate::crash()
 }
 
+/// A thread that ran `ran_ns` without yielding (the stall watchdog, from the timer upcall
+/// that interrupted it): where it is. The domain goes on.
+pub(crate) fn stall_report(f: &TrapFrame, ran_ns: u64) {
+    let mut w = ConsoleWriter::raw();
+    let _ = match crate::sched::current_info() {
+        Some(t) => writeln!(
+            w,
+            "ferrun: watchdog: thread '{}' (id {}) has run {}.{} s without yielding",
+            t.name,
+            t.id,
+            ran_ns / 1_000_000_000,
+            ran_ns / 100_000_000 % 10
+        ),
+        None => writeln!(
+            w,
+            "ferrun: watchdog: the vCPU has run {} ms without yielding",
+            ran_ns / 1_000_000
+        ),
+    };
+    let _ = writeln!(
+        w,
+        "  rip {:#018x} rsp {:#018x} rbp {:#018x}",
+        f.rip, f.rsp, f.rbp
+    );
+    backtrace(&mut w, Some(f.rip), f.rbp, f.rsp);
+    let _ = writeln!(
+        w,
+        "ferrun: watchdog: other threads run again once it yields"
+    );
+}
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut w = begin_crash();

@@ -625,6 +625,8 @@ fn switch_away(new_state: State) {
             #[expect(clippy::expect_used, reason = "threads exist from boot on")]
             let me = s.current.clone().expect("no current thread");
             next.set_state(State::Running);
+            // The running thread yielded (or another runs now): the stall clock restarts.
+            crate::watchdog::switched(now);
             if Arc::ptr_eq(&next, &me) {
                 return;
             }
@@ -677,7 +679,21 @@ fn idle(deadline: Option<u64>) {
         restore_upcalls(prev);
         return;
     }
-    crate::time::set_timer(deadline.unwrap_or(0));
+    let now = crate::time::now_ns();
+    crate::watchdog::idle();
+    crate::time::set_timer(earliest(deadline, crate::watchdog::deadline(now, false)).unwrap_or(0));
     arch::sched_block();
+    // Leaving idle: a thread will run; arm the timer for the stall check too.
+    let now = crate::time::now_ns();
+    if let Some(w) = crate::watchdog::deadline(now, true) {
+        crate::time::set_timer(earliest(deadline, Some(w)).unwrap_or(w));
+    }
     restore_upcalls(prev);
+}
+
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }

@@ -101,6 +101,7 @@ pub fn all_layouts() -> &'static [StructLayout] {
         XenstoreDomainInterface::LAYOUT,
         SchedShutdown::LAYOUT,
         SchedPoll::LAYOUT,
+        SchedWatchdog::LAYOUT,
         EvtchnAllocUnbound::LAYOUT,
         EvtchnBindInterdomain::LAYOUT,
         EvtchnBindVirq::LAYOUT,

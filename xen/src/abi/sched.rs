@@ -12,6 +12,8 @@ pub mod op {
     pub const SHUTDOWN: u32 = 2;
     /// Block until one of a list of ports is pending, or a timeout.
     pub const POLL: u32 = 3;
+    /// Arm, kick or stop a domain watchdog; the argument is `struct sched_watchdog`.
+    pub const WATCHDOG: u32 = 6;
 }
 
 /// `SHUTDOWN_*` reasons.
@@ -48,3 +50,16 @@ pub struct SchedPoll {
 }
 assert_layout!(SchedPoll, "struct sched_poll" in "xen/sched.h", size 24, align 8;
     ports = "ports" 0, nr_ports = "nr_ports" 8, timeout = "timeout" 16);
+
+/// C: `struct sched_watchdog`: `id` 0 arms a new watchdog (the call returns its id); an
+/// id and a timeout kick it; an id and timeout 0 stop it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchedWatchdog {
+    /// Watchdog id (0: a new one).
+    pub id: u32,
+    /// Seconds until Xen shuts the domain down with reason watchdog.
+    pub timeout: u32,
+}
+assert_layout!(SchedWatchdog, "struct sched_watchdog" in "xen/sched.h", size 8, align 4;
+    id = "id" 0, timeout = "timeout" 4);

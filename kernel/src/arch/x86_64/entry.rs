@@ -40,8 +40,9 @@ pub type KernelBoot = fn(&Boot) -> !;
 /// Type of `ferrun_kernel_trap`: an exception (or failsafe callback, or bad system
 /// call) with its saved registers.
 pub type KernelTrap = fn(&mut TrapFrame);
-/// Type of `ferrun_kernel_upcall`: an event-channel upcall, events masked.
-pub type KernelUpcall = fn();
+/// Type of `ferrun_kernel_upcall`: an event-channel upcall, events masked, with the
+/// registers of what it interrupted.
+pub type KernelUpcall = fn(&TrapFrame);
 /// Type of `ferrun_kernel_syscall`: a Linux system call made by thread code; returns the
 /// value for RAX (a result, or `-errno`).
 pub type KernelSyscall = fn(&mut SyscallFrame) -> i64;
@@ -52,7 +53,7 @@ unsafe extern "Rust" {
     /// Defined by `crate::boot` with type [`KernelTrap`].
     fn ferrun_kernel_trap(frame: &mut TrapFrame);
     /// Defined by `crate::boot` with type [`KernelUpcall`].
-    fn ferrun_kernel_upcall();
+    fn ferrun_kernel_upcall(frame: &TrapFrame);
     /// Defined by `crate::boot` with type [`KernelSyscall`].
     fn ferrun_kernel_syscall(frame: &mut SyscallFrame) -> i64;
 }
@@ -92,9 +93,9 @@ pub(super) extern "C" fn trap_handler(frame: &mut TrapFrame) {
 }
 
 /// Called by the event-upcall stub with events masked.
-pub(super) extern "C" fn upcall_handler(_frame: &mut TrapFrame) {
+pub(super) extern "C" fn upcall_handler(frame: &mut TrapFrame) {
     // SAFETY: defined by the kernel with this signature (checked against `KernelUpcall`).
-    unsafe { ferrun_kernel_upcall() }
+    unsafe { ferrun_kernel_upcall(frame) }
 }
 
 /// Called by `ferrun_syscall_user` (user mode, the thread's own stack) for a Linux system

@@ -91,6 +91,26 @@ pub fn sched_block() {
     let _ = unsafe { hypercall3(nr::SCHED_OP, u64::from(xen::abi::sched::op::BLOCK), 0, 0) };
 }
 
+/// `SCHEDOP_watchdog`: with `id` 0 arms a new domain watchdog of `timeout_s` seconds and
+/// returns its id; with an id, kicks it (or stops it, with timeout 0).
+pub fn sched_watchdog(id: u32, timeout_s: u32) -> Result<u32, XenError> {
+    let mut arg = xen::abi::sched::SchedWatchdog {
+        id,
+        timeout: timeout_s,
+    };
+    // SAFETY: SCHEDOP_watchdog reads one `struct sched_watchdog` that lives on our stack;
+    // it only arms, kicks or stops this domain's watchdog.
+    let ret = unsafe {
+        hypercall3(
+            nr::SCHED_OP,
+            u64::from(xen::abi::sched::op::WATCHDOG),
+            (&raw mut arg) as u64,
+            0,
+        )
+    };
+    XenError::check(ret).map(|v| u32::try_from(v).unwrap_or(0))
+}
+
 /// `HYPERVISOR_xen_version(XENVER_version)`: `(major, minor)`.
 pub fn xen_version() -> (u32, u32) {
     // SAFETY: XENVER_version ignores the (null) pointer argument.

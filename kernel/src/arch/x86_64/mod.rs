@@ -11,7 +11,7 @@
 //! May use: the `xen` crate, `alloc`, `spin`. Nothing from `crate::` outside `arch`.
 
 pub mod entry;
-pub(crate) mod events;
+pub mod events;
 pub mod fpu;
 pub mod hypercall;
 pub(crate) mod ldt;
