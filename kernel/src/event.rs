@@ -101,7 +101,16 @@ pub(crate) fn init() {
 /// Runs `handler` for every event on `port` and unmasks it.
 pub fn bind_handler(port: Port, handler: Handler) -> Result<(), XenError> {
     HANDLERS.lock().insert(port.0, handler);
-    ops::unmask(port)
+    ops::unmask(port).inspect_err(|&e| {
+        crate::diag::hypercall_failed(
+            xen::abi::xen::hypercall::EVENT_CHANNEL_OP,
+            &[
+                u64::from(xen::abi::event_channel::op::UNMASK),
+                u64::from(port.0),
+            ],
+            e,
+        );
+    })
 }
 
 /// Masks `port` and forgets its handler.
@@ -125,9 +134,19 @@ pub fn bind_interdomain(remote: DomId, remote_port: Port) -> Result<Port, XenErr
     ops::bind_interdomain(remote, remote_port)
 }
 
-/// Notifies the other end of `port`.
+/// Notifies the other end of `port` (a failure is reported: a channel we hold should
+/// take a notification).
 pub fn send(port: Port) -> Result<(), XenError> {
-    arch::evtchn_send(port)
+    arch::evtchn_send(port).inspect_err(|&e| {
+        crate::diag::hypercall_failed(
+            xen::abi::xen::hypercall::EVENT_CHANNEL_OP,
+            &[
+                u64::from(xen::abi::event_channel::op::SEND),
+                u64::from(port.0),
+            ],
+            e,
+        );
+    })
 }
 
 /// Closes `port` (and forgets its handler).

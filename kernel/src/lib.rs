@@ -19,6 +19,8 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod boot;
 pub mod bootinfo;
+#[cfg(target_os = "none")]
+pub mod diag;
 pub mod drivers;
 #[cfg(target_os = "none")]
 pub mod event;

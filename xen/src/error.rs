@@ -40,6 +40,26 @@ pub enum XenError {
 }
 
 impl XenError {
+    /// The errno value (positive).
+    pub fn errno(self) -> i64 {
+        i64::from(match self {
+            XenError::Perm => 1,
+            XenError::NoEnt => 2,
+            XenError::Srch => 3,
+            XenError::Again => 11,
+            XenError::NoMem => 12,
+            XenError::Acces => 13,
+            XenError::Fault => 14,
+            XenError::Busy => 16,
+            XenError::Exist => 17,
+            XenError::Inval => 22,
+            XenError::NoSpc => 28,
+            XenError::NoSys => 38,
+            XenError::OpNotSupp => 95,
+            XenError::Other(e) => e,
+        })
+    }
+
     /// Maps a hypercall return value: `Ok(value)` when it is not negative.
     pub fn check(ret: i64) -> Result<u64, XenError> {
         if ret >= 0 {
@@ -84,6 +104,13 @@ mod tests {
     fn non_negative_returns_are_values() {
         assert_eq!(XenError::check(0), Ok(0));
         assert_eq!(XenError::check(42), Ok(42));
+    }
+
+    #[test]
+    fn errno_values_go_both_ways() {
+        for e in [1i64, 2, 3, 11, 12, 13, 14, 16, 17, 22, 28, 38, 95, 200] {
+            assert_eq!(XenError::check(-e).map_err(XenError::errno), Err(e));
+        }
     }
 
     #[test]

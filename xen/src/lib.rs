@@ -19,6 +19,7 @@ pub mod control;
 pub mod error;
 pub mod evtchn;
 pub mod gnttab;
+pub mod multicall;
 pub mod netfront;
 pub mod netif;
 pub mod pvclock;

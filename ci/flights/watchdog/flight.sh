@@ -33,3 +33,7 @@ if guest_start hung /run/ferrun/hung.cfg && guest_expect hung masked.expect 60; 
     fi
     guest_destroy hung
 fi
+
+# Failed hypercalls are named: op, arguments, errno, caller; a multicall's failed entry
+# in seed 001's format.
+guest_run diag ../images/diag diag.expect poweroff 'memory = 32'

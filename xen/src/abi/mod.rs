@@ -102,6 +102,7 @@ pub fn all_layouts() -> &'static [StructLayout] {
         SchedShutdown::LAYOUT,
         SchedPoll::LAYOUT,
         SchedWatchdog::LAYOUT,
+        crate::multicall::MulticallEntry::LAYOUT,
         EvtchnAllocUnbound::LAYOUT,
         EvtchnBindInterdomain::LAYOUT,
         EvtchnBindVirq::LAYOUT,

@@ -91,6 +91,26 @@ pub fn sched_block() {
     let _ = unsafe { hypercall3(nr::SCHED_OP, u64::from(xen::abi::sched::op::BLOCK), 0, 0) };
 }
 
+/// `HYPERVISOR_multicall(entries, count)`: Xen runs the batch and leaves each result in
+/// its entry; the return value only says whether the batch ran.
+///
+/// # Safety
+/// Each entry must be a hypercall that is safe to make with its arguments (pointers valid
+/// for what it reads and writes, no mapping in use changed): the caller vouches for them.
+pub unsafe fn multicall(entries: &mut [xen::multicall::MulticallEntry]) -> Result<(), XenError> {
+    // SAFETY: Xen reads and writes `entries.len()` entries of 64 bytes at the pointer; the
+    // caller vouches for what each entry does.
+    let ret = unsafe {
+        hypercall3(
+            nr::MULTICALL,
+            entries.as_mut_ptr() as u64,
+            entries.len() as u64,
+            0,
+        )
+    };
+    XenError::check(ret).map(|_| ())
+}
+
 /// `SCHEDOP_watchdog`: with `id` 0 arms a new domain watchdog of `timeout_s` seconds and
 /// returns its id; with an id, kicks it (or stops it, with timeout 0).
 pub fn sched_watchdog(id: u32, timeout_s: u32) -> Result<u32, XenError> {
