@@ -75,7 +75,9 @@ fn ferrun_kernel_boot(boot: &entry::Boot) -> ! {
     if let Err(e) = time::init_runstate() {
         crate::println!("ferrun: steal time unavailable: runstate area: {e}");
     }
-    crate::watchdog::init(BootInfo::from_start_info(si, boot.entry_tsc).cmdline());
+    let cmdline_info = BootInfo::from_start_info(si, boot.entry_tsc);
+    crate::watchdog::init(cmdline_info.cmdline());
+    crate::trace::init(cmdline_info.cmdline());
     // The grant table comes up with the first page a driver grants (`gnttab`): images
     // without such a driver carry none of its code.
     match sched::init() {

@@ -84,6 +84,7 @@ fn run_handlers() {
             let bit = bits.trailing_zeros();
             bits &= bits - 1;
             let port = Port(i as u32 * 64 + bit);
+            crate::trace::record(crate::trace::Kind::Event, [u64::from(port.0), 0, 0]);
             let handler = HANDLERS.lock().get(&port.0).cloned();
             if let Some(h) = handler {
                 h(port);

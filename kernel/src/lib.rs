@@ -35,6 +35,7 @@ pub mod symbols;
 pub mod syscall;
 #[cfg(target_os = "none")]
 pub mod time;
+pub mod trace;
 pub mod unwind;
 #[cfg(target_os = "none")]
 mod watchdog;

@@ -186,8 +186,19 @@ pub(crate) fn fatal_trap(f: &TrapFrame) -> ! {
         let _ = writeln!(w);
     }
     backtrace(&mut w, Some(f.rip), f.rbp, f.rsp);
+    trace_tail(&mut w);
     let _ = writeln!(w, "ferrun: crashing domain");
     crate::crash()
+}
+
+/// The last records of the trace ring (what the runtime did just before).
+fn trace_tail(w: &mut ConsoleWriter) {
+    let last = crate::trace::last(64);
+    if last.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "last {} trace records:", last.len());
+    let _ = crate::trace::write_records(w, &last);
 }
 
 /// A thread that ran `ran_ns` without yielding (the stall watchdog, from the timer upcall
@@ -215,6 +226,7 @@ pub(crate) fn stall_report(f: &TrapFrame, ran_ns: u64) {
         f.rip, f.rsp, f.rbp
     );
     backtrace(&mut w, Some(f.rip), f.rbp, f.rsp);
+    trace_tail(&mut w);
     let _ = writeln!(
         w,
         "ferrun: watchdog: other threads run again once it yields"
@@ -234,6 +246,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let rsp = arch::stack_pointer();
     let _ = writeln!(w, "  rsp {rsp:#018x} rbp {rbp:#018x}");
     backtrace(&mut w, None, rbp, rsp);
+    trace_tail(&mut w);
     let _ = writeln!(w, "ferrun: crashing domain");
     crate::crash()
 }

@@ -108,6 +108,7 @@ pub(crate) fn init() -> Result<(), xen::XenError> {
         port,
         alloc::sync::Arc::new(|_| {
             TIMER_EVENTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            crate::trace::record(crate::trace::Kind::Timer, [0; 3]);
         }),
     )?;
     Ok(())

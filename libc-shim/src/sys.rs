@@ -118,10 +118,12 @@ pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
         }
         nr => not_implemented(nr),
     };
-    match r {
+    let ret = match r {
         Ok(v) => v,
         Err(e) => e.ret(),
-    }
+    };
+    kernel::trace::record(kernel::trace::Kind::Syscall, [f.nr, ret as u64, 0]);
+    ret
 }
 
 fn fd_check(fd: u64) -> Result<(), Errno> {

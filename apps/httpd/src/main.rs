@@ -1,7 +1,7 @@
 //! httpd: the demo web server, on the kernel's network service.
 //!
-//! Serves the files embedded from `apps/httpd/www/` (or `FERRUN_HTTPD_ROOT`) and `/stats`
-//! (JSON counters) over HTTP/1.1 with keep-alive and pipelining, on port 80 (`port=N` on
+//! Serves the files embedded from `apps/httpd/www/` (or `FERRUN_HTTPD_ROOT`), `/stats`
+//! (JSON counters) and `/trace` (the kernel's trace ring) over HTTP/1.1 with keep-alive and pipelining, on port 80 (`port=N` on
 //! the command line). The address comes from DHCP, or `ip=A.B.C.D/N gw=A.B.C.D`.
 //!
 //! One thread serves every connection: it waits on all of them at once (`net::poll`) and
@@ -68,6 +68,12 @@ impl Site for Pages<'_> {
             return Some(Resource::Dynamic {
                 body: stats_json(self.counters, self.open).into_bytes(),
                 content_type: "application/json",
+            });
+        }
+        if path == "/trace" {
+            return Some(Resource::Dynamic {
+                body: kernel::trace::dump().into_bytes(),
+                content_type: "text/plain",
             });
         }
         FILES.lookup(path)

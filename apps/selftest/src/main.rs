@@ -589,6 +589,30 @@ fn no_periodic_ticks_while_asleep() -> Outcome {
     Ok(())
 }
 
+fn trace_records_cost_little() -> Outcome {
+    let (made0, kept) = kernel::trace::stats();
+    check!(kept > 0, "tracing is off (trace=0?)");
+    const N: u64 = 100_000;
+    let t0 = time::now_ns();
+    for i in 0..N {
+        kernel::trace!(0x5e1f, i);
+    }
+    let ns = time::now_ns() - t0;
+    let (made1, _) = kernel::trace::stats();
+    check!(
+        made1 - made0 >= N as usize,
+        "{} records made for {N} events",
+        made1 - made0
+    );
+    let last = kernel::trace::last(1);
+    check!(
+        last.first().is_some_and(|r| r.args == [0x5e1f, N - 1, 0]),
+        "the last record is {last:?}"
+    );
+    println!("selftest: figure trace-ns-per-event {}", ns / N);
+    Ok(())
+}
+
 /// A named test.
 type Test = (&'static str, fn() -> Outcome);
 
@@ -640,6 +664,7 @@ const TESTS: &[Test] = &[
         "no_periodic_ticks_while_asleep",
         no_periodic_ticks_while_asleep,
     ),
+    ("trace_records_cost_little", trace_records_cost_little),
 ];
 
 fn main() {

@@ -131,6 +131,7 @@ if guest_start httpd /run/ferrun/httpd.cfg && guest_expect httpd httpd.expect 60
     else
         step ping httpd fail "${out//$'\n'/ | }"
     fi
+    http_check http-trace '^trace: [0-9]+ records made' "$H/trace"
     stats=$(curl -s -m 20 "$H/stats")
     if [[ $stats =~ \"requests_served\":[1-9][0-9]*,.*\"dhcp_leases\":1 ]]; then
         step http-stats httpd pass "${stats:0:300}"

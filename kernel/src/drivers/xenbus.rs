@@ -124,9 +124,17 @@ impl Xenbus {
             }
         };
         msg.truncate(len);
+        let ty = msg.first().copied().map_or(0, u64::from);
+        crate::trace::record(crate::trace::Kind::XsRequest, [ty, u64::from(id), 0]);
         let result = self
             .send(&msg, deadline)
             .and_then(|()| self.wait_reply(id, deadline));
+        if let Ok(m) = &result {
+            crate::trace::record(
+                crate::trace::Kind::XsReply,
+                [u64::from(m.header.type_), u64::from(id), 0],
+            );
+        }
         if result.is_err() {
             self.inner.lock().cancel(id);
         }

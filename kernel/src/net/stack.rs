@@ -321,6 +321,8 @@ impl Stack {
         while self.iface.poll_egress(t, &mut self.dev, &mut self.sockets)
             == smoltcp::iface::PollResult::SocketStateChanged
         {}
+        let d = self.dev.stats;
+        crate::trace::record(crate::trace::Kind::NetPoll, [d.rx_packets, d.tx_packets, 0]);
         self.poll_dhcp();
         self.advance_listeners();
         self.refill_listeners();

@@ -449,6 +449,13 @@ pub(crate) fn current() -> Arc<ThreadInner> {
     SCHED.lock().current.clone().expect("no current thread")
 }
 
+/// The running thread's id, if threads exist (readable from the upcall).
+pub fn current_id() -> Option<u64> {
+    CURRENT_INFO
+        .try_lock()
+        .and_then(|g| g.as_ref().map(|c| c.id))
+}
+
 /// The running thread's name.
 pub fn current_name() -> String<NAME_LEN> {
     current().name.lock().clone()
@@ -630,6 +637,7 @@ fn switch_away(new_state: State) {
             if Arc::ptr_eq(&next, &me) {
                 return;
             }
+            crate::trace::record_at(now, crate::trace::Kind::Switch, me.id, [me.id, next.id, 0]);
             let save = me.rsp.as_ptr();
             let load = next.rsp.load(Ordering::Relaxed);
             let my_fpu = me.fpu_area();
