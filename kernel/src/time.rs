@@ -138,6 +138,14 @@ pub(crate) fn init_runstate() -> Result<(), xen::XenError> {
     Ok(())
 }
 
+/// The earlier of two deadlines, either of which may be absent (ns of monotonic time).
+pub(crate) fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Arms the one-shot timer: a VIRQ_TIMER event at system time `deadline_ns` (0 cancels).
 pub(crate) fn set_timer(deadline_ns: u64) {
     // A refused timer only makes the idle loop wake later; it cannot lose a wakeup

@@ -95,10 +95,7 @@ pub(crate) fn deadline(now: u64, running: bool) -> Option<u64> {
     let kick = (XEN_ID.load(Ordering::Relaxed) != 0).then_some(kick);
     let stall = STALL_NS.load(Ordering::Relaxed);
     let stall = (running && stall > 0).then(|| now.saturating_add(stall));
-    match (kick, stall) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    crate::time::earliest(kick, stall)
 }
 
 /// The timer (or any) upcall, events masked, with the interrupted registers: kicks Xen's
@@ -130,11 +127,7 @@ pub(crate) fn upcall(frame: &TrapFrame) {
         _ => None,
     };
     let kick = (id != 0).then(|| NEXT_KICK.load(Ordering::Relaxed));
-    let at = match (next, kick) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    if running && let Some(at) = at {
+    if running && let Some(at) = crate::time::earliest(next, kick) {
         crate::time::set_timer(at);
     }
 }

@@ -338,10 +338,7 @@ impl Stack {
         let delay = self.iface.poll_delay(now(), &self.sockets);
         let stack_deadline = delay
             .map(|d| crate::time::now_ns().saturating_add(d.total_micros().saturating_mul(1000)));
-        match (stack_deadline, dev_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        crate::time::earliest(stack_deadline, dev_deadline)
     }
 
     fn poll_dhcp(&mut self) {

@@ -689,19 +689,14 @@ fn idle(deadline: Option<u64>) {
     }
     let now = crate::time::now_ns();
     crate::watchdog::idle();
-    crate::time::set_timer(earliest(deadline, crate::watchdog::deadline(now, false)).unwrap_or(0));
+    crate::time::set_timer(
+        crate::time::earliest(deadline, crate::watchdog::deadline(now, false)).unwrap_or(0),
+    );
     arch::sched_block();
     // Leaving idle: a thread will run; arm the timer for the stall check too.
     let now = crate::time::now_ns();
     if let Some(w) = crate::watchdog::deadline(now, true) {
-        crate::time::set_timer(earliest(deadline, Some(w)).unwrap_or(w));
+        crate::time::set_timer(crate::time::earliest(deadline, Some(w)).unwrap_or(w));
     }
     restore_upcalls(prev);
-}
-
-fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
 }
