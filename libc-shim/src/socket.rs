@@ -496,9 +496,8 @@ fn ts_deadline(ts: u64) -> Result<Option<u64>, Errno> {
     if ts == 0 {
         return Ok(None);
     }
-    let ns = user::read_u64(ts)?
-        .saturating_mul(1_000_000_000)
-        .saturating_add(user::read_u64(ts + 8)?);
+    let (sec, nsec) = user::read_timespec(ts)?;
+    let ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
     Ok(Some(kernel::time::now_ns().saturating_add(ns)))
 }
 

@@ -87,7 +87,7 @@ pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
         num::CLONE => thread::clone(f),
         num::FUTEX => thread::futex(f),
         num::PRCTL => thread::prctl(f.rdi, f.rsi),
-        num::GETTID => Ok(tid()),
+        num::GETTID => Ok(crate::thread::tid() as i64),
         num::GETPID => Ok(1),
         num::GETPPID => Ok(0),
         num::GETUID | num::GETEUID | num::GETGID | num::GETEGID => Ok(0),
@@ -255,10 +255,6 @@ fn arch_prctl(code: u64, addr: u64) -> R {
         }
         _ => Err(Errno::EINVAL),
     }
-}
-
-fn tid() -> i64 {
-    kernel::sched::current_info().map_or(1, |c| i64::try_from(c.id).unwrap_or(1))
 }
 
 /// The program's end (`exit_group`, or its last thread's `exit`): status 0 powers the
@@ -439,8 +435,7 @@ fn gettimeofday(tv: u64) -> R {
 }
 
 fn sleep(clk: u64, flags: u64, req: u64) -> R {
-    let sec = user::read_u64(req)?;
-    let nsec = user::read_u64(req + 8)?;
+    let (sec, nsec) = user::read_timespec(req)?;
     if nsec >= 1_000_000_000 {
         return Err(Errno::EINVAL);
     }

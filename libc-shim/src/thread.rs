@@ -37,13 +37,14 @@ static LIVE: AtomicUsize = AtomicUsize::new(1);
 /// `clear_child_tid` of each thread (by thread id): zeroed and woken when it exits.
 static CLEAR_TID: spin::Mutex<BTreeMap<u64, u64>> = spin::Mutex::new(BTreeMap::new());
 
-fn my_tid() -> u64 {
-    kernel::sched::current_info().map_or(0, |c| c.id)
+/// The calling thread's id (`gettid`); the scheduler's id for it.
+pub(crate) fn tid() -> u64 {
+    kernel::sched::current_id().unwrap_or(1)
 }
 
 /// `set_tid_address`: remembers where to clear on exit; returns the thread id.
 pub(crate) fn set_tid_address(addr: u64) -> R {
-    let tid = my_tid();
+    let tid = tid();
     CLEAR_TID.lock().insert(tid, addr);
     Ok(tid as i64)
 }
@@ -69,7 +70,7 @@ pub(crate) fn clone(f: &SyscallFrame) -> R {
                 panic!("clone: the new thread's TLS at {tls:#x} could not be set");
             }
             if flags & CLONE_CHILD_CLEARTID != 0 {
-                CLEAR_TID.lock().insert(my_tid(), ctid);
+                CLEAR_TID.lock().insert(tid(), ctid);
             }
             // SAFETY: `rip` is the instruction after the program's `syscall`, `stack` the
             // stack it gave the new thread (its start argument on top), and R9 its start
@@ -90,7 +91,7 @@ pub(crate) fn clone(f: &SyscallFrame) -> R {
 /// `exit`: ends the calling thread (its `clear_child_tid` zeroed and woken); the last
 /// thread's exit ends the program with `status`.
 pub(crate) fn exit_thread(status: u64) -> R {
-    if let Some(addr) = CLEAR_TID.lock().remove(&my_tid())
+    if let Some(addr) = CLEAR_TID.lock().remove(&tid())
         && addr != 0
         && user::write(addr, &0u32.to_le_bytes()).is_ok()
     {
@@ -135,8 +136,7 @@ fn timeout_deadline(ts: u64, realtime_abs: bool) -> Result<Option<u64>, Errno> {
     if ts == 0 {
         return Ok(None);
     }
-    let sec = user::read_u64(ts)?;
-    let nsec = user::read_u64(ts + 8)?;
+    let (sec, nsec) = user::read_timespec(ts)?;
     if nsec >= 1_000_000_000 {
         return Err(Errno::EINVAL);
     }

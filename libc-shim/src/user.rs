@@ -56,6 +56,12 @@ pub(crate) fn read_u64(addr: u64) -> Result<u64, Errno> {
     Ok(u64::from_le_bytes(a))
 }
 
+/// Reads a `struct timespec` at `addr`: (`tv_sec`, `tv_nsec`), unchecked; each caller
+/// decides whether an out-of-range `tv_nsec` is an error.
+pub(crate) fn read_timespec(addr: u64) -> Result<(u64, u64), Errno> {
+    Ok((read_u64(addr)?, read_u64(addr + 8)?))
+}
+
 /// Writes a `u64` at `addr`.
 pub(crate) fn write_u64(addr: u64, v: u64) -> Result<(), Errno> {
     bytes_mut(addr, 8)?.copy_from_slice(&v.to_le_bytes());
