@@ -303,6 +303,10 @@ impl Stack {
         self.iface.poll_maintenance(t);
         let mut more = false;
         for _ in 0..INGRESS_BUDGET {
+            // A SYN takes a listening socket out of Listen: move it to handshaking before
+            // the next packet, so the pool is topped up and a burst of SYNs beyond the
+            // spares finds a listener (or the backlog filter), not a RST.
+            self.advance_listeners();
             self.refill_listeners();
             let full = self.full_ports();
             let mut dev = Filtered {
