@@ -175,7 +175,15 @@ impl fmt::Display for Record {
             Kind::Switch => write!(f, " {a} -> {b}"),
             Kind::Event => write!(f, " port {a}"),
             Kind::Timer => Ok(()),
-            Kind::XsRequest | Kind::XsReply => write!(f, " type {a} id {b}"),
+            Kind::XsRequest | Kind::XsReply => {
+                let name = u32::try_from(a)
+                    .ok()
+                    .and_then(xen::xenstore::MsgType::from_raw);
+                match name {
+                    Some(t) => write!(f, " {} id {b}", t.name()),
+                    None => write!(f, " type {a} id {b}"),
+                }
+            }
             Kind::NetPoll => write!(f, " rx {a} tx {b}"),
             Kind::Syscall => write!(f, " nr {a} -> {}", b as i64),
             Kind::App => write!(f, " code {a} {b:#x} {c:#x}"),
@@ -323,6 +331,19 @@ mod tests {
         assert_eq!(
             s,
             "       1.500000 t3    switch     3 -> 5\n       2.000001 t5    syscall    nr 39 -> -1\n"
+        );
+    }
+
+    #[test]
+    fn xenstore_records_name_the_message_type() {
+        let r = Ring::new(2);
+        r.record(1_000, Kind::XsRequest, 2, [2, 8, 0]);
+        r.record(2_000, Kind::XsReply, 2, [99, 8, 0]);
+        let mut s = String::new();
+        write_records(&mut s, &r.last(2)).unwrap();
+        assert_eq!(
+            s,
+            "       0.000001 t2    xs-request read id 8\n       0.000002 t2    xs-reply   type 99 id 8\n"
         );
     }
 }

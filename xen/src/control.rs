@@ -1,4 +1,5 @@
-//! Toolstack control requests (`control/shutdown`, `docs/misc/xenstore-paths.pandoc`).
+//! Toolstack control requests (`control/shutdown` and `control/sysrq`,
+//! `docs/misc/xenstore-paths.pandoc`).
 
 use crate::abi::sched::ShutdownReason;
 
@@ -31,6 +32,36 @@ impl ShutdownRequest {
             _ => ShutdownRequest::Unsupported,
         }
     }
+}
+
+/// A debug key the toolstack sent with `xl sysrq DOMAIN KEY`, which writes the key to
+/// `control/sysrq`. As in Linux's handler, only the first character counts and the guest
+/// clears the key once it has read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sysrq {
+    /// No key (the node is empty, missing, or was just cleared).
+    None,
+    /// `z`: print the trace ring (Linux's key for dumping the ftrace buffer).
+    DumpTrace,
+    /// `m`: print memory use.
+    ShowMemory,
+    /// Any other key: print the keys the guest knows.
+    Help(char),
+}
+
+impl Sysrq {
+    /// Parses a `control/sysrq` value.
+    pub fn parse(value: &str) -> Sysrq {
+        match value.trim_end_matches('\0').chars().next() {
+            None | Some('\0') => Sysrq::None,
+            Some('z') => Sysrq::DumpTrace,
+            Some('m') => Sysrq::ShowMemory,
+            Some(c) => Sysrq::Help(c),
+        }
+    }
+
+    /// The keys the guest acts on, as printed for an unknown key.
+    pub const HELP: &'static str = "z: dump the trace ring, m: show memory";
 }
 
 #[cfg(test)]
@@ -69,5 +100,16 @@ mod tests {
         assert!(!ShutdownRequest::parse("suspend").acknowledged());
         assert!(!ShutdownRequest::parse("bogus").acknowledged());
         assert!(!ShutdownRequest::parse("").acknowledged());
+    }
+
+    #[test]
+    fn sysrq_keys_are_the_first_character() {
+        assert_eq!(Sysrq::parse(""), Sysrq::None);
+        assert_eq!(Sysrq::parse("\0"), Sysrq::None);
+        assert_eq!(Sysrq::parse("z"), Sysrq::DumpTrace);
+        assert_eq!(Sysrq::parse("z\0"), Sysrq::DumpTrace);
+        assert_eq!(Sysrq::parse("mz"), Sysrq::ShowMemory);
+        assert_eq!(Sysrq::parse("Z"), Sysrq::Help('Z'));
+        assert_eq!(Sysrq::parse("é"), Sysrq::Help('é'));
     }
 }

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Control flight: `xl shutdown` powers the guest off and `xl reboot` reboots it (kept for
 # inspection by on_reboot = "preserve"), each after the app's shutdown hook ran; a request
-# the guest does not support is logged and ignored. Then console input: lines dom0 writes
+# the guest does not support is logged and ignored, and `xl sysrq` keys are handled. Then console input: lines dom0 writes
 # to the guest's console reach the app. The log level follows the command line.
 
 # control_run NAME EXPECT [CMDLINE]: starts NAME from the control image and waits until
@@ -42,6 +42,18 @@ if control_run ctl-off ready-debug.expect loglevel=debug; then
             step control-no-ack ctl-off fail "control/shutdown is '$left' after 'bogus'"
         fi
         xenstore-write "/local/domain/$domid/control/shutdown" ""
+    fi
+    # xl sysrq: z dumps the trace ring, m shows memory, another key lists the keys; each
+    # key is cleared once read.
+    if xl sysrq ctl-off z && guest_expect ctl-off sysrq-z.expect 30 &&
+        xl sysrq ctl-off m && guest_expect ctl-off sysrq-m.expect 30 &&
+        xl sysrq ctl-off x && guest_expect ctl-off sysrq.expect 30; then
+        left=$(xenstore-read "/local/domain/$domid/control/sysrq" 2>&1)
+        if [ -z "$left" ]; then
+            step sysrq-cleared ctl-off pass "control/sysrq is empty after three keys"
+        else
+            step sysrq-cleared ctl-off fail "control/sysrq is '$left' after three keys"
+        fi
     fi
     control_stop ctl-off shutdown poweroff
 fi

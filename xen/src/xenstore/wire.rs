@@ -66,6 +66,25 @@ impl MsgType {
             _ => return None,
         })
     }
+
+    /// Its name in `xs_wire.h`, without `XS_` and in lower case (`read`, `watch_event`).
+    pub fn name(self) -> &'static str {
+        use MsgType::*;
+        match self {
+            Directory => "directory",
+            Read => "read",
+            Watch => "watch",
+            Unwatch => "unwatch",
+            TransactionStart => "transaction_start",
+            TransactionEnd => "transaction_end",
+            GetDomainPath => "get_domain_path",
+            Write => "write",
+            Mkdir => "mkdir",
+            Rm => "rm",
+            WatchEvent => "watch_event",
+            Error => "error",
+        }
+    }
 }
 
 /// The errno names xenstored puts in `XS_ERROR` replies (`xsd_errors` in xs_wire.h).
