@@ -54,6 +54,7 @@ fn ferrun_kernel_boot(boot: &entry::Boot) -> ! {
 
     // 2. Memory: the frame allocator over all frames (mapped on demand), then W^X.
     let mm_start = time::now_ns();
+    mm::on_refused(crate::diag::refused);
     let mem = match mm::init(si.nr_pages, boot.first_free_pfn) {
         Ok(m) => m,
         Err(e) => fatal("memory setup", &e),

@@ -12,7 +12,7 @@
 use crate::arch::x86_64::{self as arch, hypercall};
 use core::fmt;
 use xen::XenError;
-use xen::multicall::{MulticallEntry, Result64, failures, hypercall_name};
+use xen::multicall::{Failure, MulticallEntry, Refusal, Result64, failures, hypercall_name};
 
 /// A return address, shown as `function+0xNN` (or bare).
 struct Caller(u64);
@@ -71,6 +71,21 @@ pub fn hypercall_failed(op: u32, args: &[u64], err: XenError) {
     ));
 }
 
+/// Reports a hypercall refused in `arch` (which cannot report it itself), naming the
+/// function that made it.
+pub fn refused(r: &Refusal) {
+    crate::drivers::console::print_polling(format_args!(
+        "ferrun: hypercall failed: {r} in {}\n",
+        Caller(r.caller)
+    ));
+}
+
+/// Reports a failed entry of a batch `arch` ran, made by the function that returns to
+/// `caller`.
+pub fn failed_entry(f: &Failure, caller: u64) {
+    crate::drivers::console::print_polling(format_args!("ferrun: {f} {}\n", Caller(caller)));
+}
+
 /// Runs `entries` as one multicall and reports each failed entry (naming the caller).
 /// `Ok(n)`: the batch ran and `n` entries failed.
 ///
@@ -98,6 +113,16 @@ pub unsafe fn multicall(entries: &mut [MulticallEntry]) -> Result<usize, XenErro
         n += 1;
     }
     Ok(n)
+}
+
+/// A refused `update_va_mapping` (see `arch::refusal_demo`), reported: shows what a
+/// refused call's report looks like. For the diagnostics flight.
+pub fn refusal_demo() -> Option<Refusal> {
+    let r = arch::refusal_demo();
+    if let Some(r) = &r {
+        refused(r);
+    }
+    r
 }
 
 /// A batch of two harmless calls of which the second is bad (an `mmuext_op` command

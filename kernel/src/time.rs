@@ -149,8 +149,14 @@ pub(crate) fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// Arms the one-shot timer: a VIRQ_TIMER event at system time `deadline_ns` (0 cancels).
 pub(crate) fn set_timer(deadline_ns: u64) {
     // A refused timer only makes the idle loop wake later; it cannot lose a wakeup
-    // because the loop re-checks deadlines on every event.
-    let _ = arch::hypercall::set_timer_op(pvclock::timer_deadline(now_ns(), deadline_ns));
+    // because the loop re-checks deadlines on every event. It is reported once.
+    static REPORTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    let deadline = pvclock::timer_deadline(now_ns(), deadline_ns);
+    if let Err(e) = arch::hypercall::set_timer_op(deadline)
+        && !REPORTED.swap(true, core::sync::atomic::Ordering::Relaxed)
+    {
+        crate::diag::hypercall_failed(xen::abi::xen::hypercall::SET_TIMER_OP, &[deadline], e);
+    }
 }
 
 struct Runstate(Shared<xen::abi::vcpu::VcpuRunstateInfo>);

@@ -187,6 +187,68 @@ pub fn failures(entries: &[MulticallEntry]) -> impl Iterator<Item = Failure> + '
         })
 }
 
+/// One hypercall Xen refused: the op, the arguments that say what it was asked (a
+/// sub-command, an address, an entry of a batch), the error, and the return address of
+/// the function that made it, for a report that names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// Hypercall number.
+    pub op: u32,
+    /// Its meaningful arguments; `nargs` of them are used.
+    pub args: [u64; 4],
+    /// How many of `args` are used.
+    pub nargs: usize,
+    /// What Xen answered.
+    pub err: crate::XenError,
+    /// A return address in the function that made the call (0: unknown).
+    pub caller: u64,
+}
+
+impl Refusal {
+    /// A refusal of `op` with (up to four of) `args`.
+    pub fn new(op: u32, args: &[u64], err: crate::XenError, caller: u64) -> Refusal {
+        let mut r = Refusal {
+            op,
+            args: [0; 4],
+            nargs: args.len().min(4),
+            err,
+            caller,
+        };
+        for (slot, a) in r.args.iter_mut().zip(args) {
+            *slot = *a;
+        }
+        r
+    }
+
+    /// The arguments used.
+    pub fn args(&self) -> &[u64] {
+        self.args.get(..self.nargs).unwrap_or(&[])
+    }
+}
+
+impl From<Refusal> for crate::XenError {
+    fn from(r: Refusal) -> crate::XenError {
+        r.err
+    }
+}
+
+/// `op=NAME args=[0x1, 0x2] result=-EXXX`, the caller left to the reporter.
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match hypercall_name(u64::from(self.op)) {
+            Some(n) => write!(f, "op={n} args=[")?,
+            None => write!(f, "op={} args=[", self.op)?,
+        }
+        for (i, a) in self.args().iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{a:#x}")?;
+        }
+        write!(f, "] result={}", Result64(self.err.errno().wrapping_neg()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +293,26 @@ mod tests {
         assert_eq!(
             failures(&unknown).map(|f| format!("{f}")).next().as_deref(),
             Some("call 1/1: op=99 args=[] result=-EIO")
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_its_op_arguments_and_errno() {
+        let r = Refusal::new(
+            1,
+            &[0x1234_5001, 0x8000_0000_0abc_d067, 3, 512],
+            crate::XenError::Inval,
+            0,
+        );
+        assert_eq!(
+            format!("{r}"),
+            "op=mmu_update args=[0x12345001, 0x800000000abcd067, 0x3, 0x200] result=-EINVAL"
+        );
+        let r = Refusal::new(99, &[1, 2, 3, 4, 5], crate::XenError::NoSys, 7);
+        assert_eq!(r.args(), [1, 2, 3, 4], "at most four kept");
+        assert_eq!(
+            format!("{r}"),
+            "op=99 args=[0x1, 0x2, 0x3, 0x4] result=-ENOSYS"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! diag: hypercalls that fail on purpose, to show their reports: an event-channel send on
-//! a port that does not exist, and a multicall with one bad entry.
+//! a port that does not exist, a multicall with one bad entry, and a mapping Xen refuses.
 #![no_std]
 #![no_main]
 
@@ -15,4 +15,7 @@ fn main() {
     println!("diag: a multicall with one bad entry");
     let r = kernel::diag::multicall_demo();
     println!("diag: multicall -> {r:?}");
+    println!("diag: mapping a machine frame that does not exist");
+    let r = kernel::diag::refusal_demo();
+    println!("diag: refused: {}", r.is_some());
 }

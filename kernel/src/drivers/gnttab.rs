@@ -2,7 +2,9 @@
 //! buffers). Set up with the first grant, with up to [`FRAMES`] frames (`FRAMES * 512` entries, 8 of
 //! them reserved for the toolstack); the entry logic is `xen::gnttab`.
 //!
-//! May use: `arch` (grant-table hypercalls, P2M), `xen`.
+//! A failed setup is reported through `diag` (each refused hypercall or batch entry).
+//!
+//! May use: `arch` (grant-table hypercalls, P2M), `diag`, `xen`.
 #![forbid(unsafe_code)]
 
 use crate::arch::x86_64 as arch;
@@ -17,7 +19,14 @@ static TABLE: spin::Once<Result<spin::Mutex<GrantTable>, GrantSetupError>> = spi
 
 fn table() -> Result<&'static spin::Mutex<GrantTable>, GrantSetupError> {
     TABLE
-        .call_once(|| arch::map_grant_table(FRAMES).map(|f| spin::Mutex::new(GrantTable::new(f))))
+        .call_once(|| {
+            let table =
+                arch::map_grant_table(FRAMES, &mut |f, at| crate::diag::failed_entry(&f, at));
+            if let Err(GrantSetupError::Refused(r)) = &table {
+                crate::diag::refused(r);
+            }
+            table.map(|f| spin::Mutex::new(GrantTable::new(f)))
+        })
         .as_ref()
         .map_err(|&e| e)
 }

@@ -7,6 +7,9 @@
 //! It is also the heap (the global allocator) and the source of pages shared with other
 //! domains.
 //!
+//! A page-table update Xen refuses is reported through the function boot registers with
+//! [`on_refused`] (the hypercall failure log, which sits above this module).
+//!
 //! May use: `arch` (page tables, P2M), `xen`.
 
 pub mod frame;
@@ -18,8 +21,22 @@ pub mod heap;
 mod imp {
     use super::frame::{FrameAllocator, FrameError};
     use crate::arch::x86_64::mm::{self as arch_mm, MapError};
-    use xen::XenError;
     use xen::abi::xen::PAGE_SIZE;
+    use xen::multicall::Refusal;
+
+    static ON_REFUSED: spin::Once<fn(&Refusal)> = spin::Once::new();
+
+    /// Sets where refused page-table updates are reported (once, at boot).
+    pub fn on_refused(report: fn(&Refusal)) {
+        ON_REFUSED.call_once(|| report);
+    }
+
+    /// Reports a refused update (unexpected wherever it happens here).
+    fn refused(r: &Refusal) {
+        if let Some(report) = ON_REFUSED.get() {
+            report(r);
+        }
+    }
     use xen::shared::Shared;
 
     #[global_allocator]
@@ -179,7 +196,7 @@ mod imp {
                     .ok()
                     .map(|p| p as u64)
             };
-            tables.map_identity(start, end, &mut table_frame)?;
+            tables.map_identity(start, end, &mut table_frame, &mut |r| refused(r))?;
             m.set(r);
         }
         Ok(())
@@ -258,7 +275,7 @@ mod imp {
         /// Not enough free frames.
         Frames(FrameError),
         /// Xen refused to unmap the guard page.
-        Guard(XenError),
+        Guard(Refusal),
         /// The stack's memory could not be mapped.
         Map(MapError),
     }
@@ -285,6 +302,7 @@ mod imp {
             let tables =
                 arch_mm::tables().ok_or(StackError::Frames(FrameError::OutOfRange { pfn: 0 }))?;
             if let Err(e) = tables.unmap(guard_pfn as u64) {
+                refused(&e);
                 let _ = with_frames(|a| a.free_contiguous(guard_pfn, pages + 1));
                 return Err(StackError::Guard(e));
             }
@@ -314,8 +332,11 @@ mod imp {
             };
             // A guard that cannot be remapped is leaked with its stack rather than handed
             // out unmapped.
-            if tables.remap(self.guard_pfn as u64).is_ok() {
-                let _ = with_frames(|a| a.free_contiguous(self.guard_pfn, self.pages + 1));
+            match tables.remap(self.guard_pfn as u64) {
+                Ok(()) => {
+                    let _ = with_frames(|a| a.free_contiguous(self.guard_pfn, self.pages + 1));
+                }
+                Err(e) => refused(&e),
             }
         }
     }

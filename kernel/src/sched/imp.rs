@@ -75,8 +75,9 @@ type ForeignTls = (Option<(usize, u16)>, u64);
 /// Gives an LDT entry back (an entry Xen would not clear stays allocated rather than
 /// reused).
 fn free_ldt_entry(index: usize) {
-    if arch::ldt::set_entry(index, 0).is_ok() {
-        LDT_SLOTS.lock().give(index);
+    match arch::ldt::set_entry(index, 0) {
+        Ok(()) => LDT_SLOTS.lock().give(index),
+        Err(r) => crate::diag::refused(&r),
     }
 }
 
@@ -104,9 +105,13 @@ fn tls_segment(base: u64) -> Option<(usize, u16)> {
     let descriptor = super::tls::data_descriptor(base)?;
     let index = LDT_SLOTS.lock().take()?;
     let selector = super::tls::ldt_selector(index);
-    match selector {
-        Some(sel) if arch::ldt::set_entry(index, descriptor).is_ok() => Some((index, sel)),
-        _ => {
+    let made = selector.map(|sel| (sel, arch::ldt::set_entry(index, descriptor)));
+    match made {
+        Some((sel, Ok(()))) => Some((index, sel)),
+        other => {
+            if let Some((_, Err(r))) = other {
+                crate::diag::refused(&r);
+            }
             LDT_SLOTS.lock().give(index);
             None
         }
@@ -261,7 +266,7 @@ pub enum LdtError {
     /// No frames for it.
     Frames(crate::mm::frame::FrameError),
     /// Xen refused it.
-    Xen(xen::XenError),
+    Xen(xen::multicall::Refusal),
 }
 
 impl core::fmt::Display for LdtError {
@@ -281,7 +286,10 @@ fn install_ldt() -> Result<(), LdtError> {
     let pfn = crate::mm::alloc_run_low(pages).map_err(LdtError::Frames)?;
     // SAFETY: the frames were just taken from the allocator (mapped at their identity VA
     // by alloc_run_low) for the LDT alone, and are never given back.
-    unsafe { arch::ldt::install(pfn, LDT_ENTRIES) }.map_err(LdtError::Xen)
+    unsafe { arch::ldt::install(pfn, LDT_ENTRIES) }.map_err(|r| {
+        crate::diag::refused(&r);
+        LdtError::Xen(r)
+    })
 }
 
 /// How thread TLS blocks are made current.

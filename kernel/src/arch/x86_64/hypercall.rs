@@ -17,6 +17,25 @@ unsafe extern "C" {
     pub(crate) static hypercall_page: [u8; 4096];
 }
 
+/// A refusal of hypercall `op` with `args`, naming the function that called the wrapper
+/// this is inlined into (the return address of the current frame).
+#[inline(always)]
+pub(crate) fn refusal(op: u32, args: &[u64], err: XenError) -> xen::multicall::Refusal {
+    xen::multicall::Refusal::new(op, args, err, return_address())
+}
+
+/// The return address of the current frame (0 without one): where the function this is
+/// inlined into was called from.
+#[inline(always)]
+pub(crate) fn return_address() -> u64 {
+    let rbp = super::frame_pointer();
+    if rbp == 0 {
+        0
+    } else {
+        super::read_stack_word(rbp + 8)
+    }
+}
+
 fn entry(op: u32) -> u64 {
     (&raw const hypercall_page) as u64 + u64::from(op) * 32
 }
@@ -292,7 +311,10 @@ pub(crate) fn stack_switch(ss: u16, sp: u64) -> Result<(), XenError> {
 ///
 /// # Safety
 /// The operations must not unpin or replace page tables the kernel is using.
-pub(crate) unsafe fn mmuext_op(ops: &[xen::abi::xen::MmuextOp]) -> Result<(), XenError> {
+#[inline(never)]
+pub(crate) unsafe fn mmuext_op(
+    ops: &[xen::abi::xen::MmuextOp],
+) -> Result<(), xen::multicall::Refusal> {
     // SAFETY: Xen reads `ops.len()` entries; the caller vouches for what they do.
     let ret = unsafe {
         hypercall5(
@@ -304,5 +326,14 @@ pub(crate) unsafe fn mmuext_op(ops: &[xen::abi::xen::MmuextOp]) -> Result<(), Xe
             0,
         )
     };
-    XenError::check(ret).map(|_| ())
+    XenError::check(ret).map(|_| ()).map_err(|e| {
+        let first = ops
+            .first()
+            .map_or([0; 3], |o| [o.cmd.into(), o.arg1, o.arg2]);
+        refusal(
+            nr::MMUEXT_OP,
+            &[first[0], first[1], first[2], ops.len() as u64],
+            e,
+        )
+    })
 }

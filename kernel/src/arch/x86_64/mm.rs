@@ -6,10 +6,11 @@
 //! builder starts and boot completes for all memory), so a table's VA is its PFN << 12,
 //! and its PFN comes from the machine-to-physical table.
 
-use super::hypercall::hypercall5;
+use super::hypercall::{self, hypercall5};
 use super::{PTE_KERNEL_RW, mfn_to_pfn, update_va_mapping};
 use xen::XenError;
 use xen::abi::xen::{DomId, MMU_NORMAL_PT_UPDATE, MmuUpdate, PAGE_SHIFT, hypercall as nr, uvmf};
+use xen::multicall::Refusal;
 
 /// Present.
 const PTE_PRESENT: u64 = 1 << 0;
@@ -35,32 +36,36 @@ const ENTRIES: u64 = 512;
 /// What went wrong while changing page tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapError {
-    /// Xen refused the update.
-    Xen(XenError),
+    /// Xen refused an update (`mmu_update`: the refused entry's `ptr` and `val`, its
+    /// index and the batch's length).
+    Refused(Refusal),
     /// No frame left for a new page table.
     NoFrameForTable,
 }
 
-impl From<XenError> for MapError {
-    fn from(e: XenError) -> Self {
-        MapError::Xen(e)
+impl From<Refusal> for MapError {
+    fn from(r: Refusal) -> Self {
+        MapError::Refused(r)
     }
 }
 
 impl core::fmt::Display for MapError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            MapError::Xen(e) => write!(f, "mmu_update refused: {e}"),
+            MapError::Refused(r) => write!(f, "page tables: {r}"),
             MapError::NoFrameForTable => write!(f, "no free frame for a page table"),
         }
     }
 }
 
-/// `HYPERVISOR_mmu_update(reqs, count, NULL, DOMID_SELF)`.
-fn mmu_update(reqs: &[MmuUpdate]) -> Result<(), XenError> {
+/// `HYPERVISOR_mmu_update(reqs, count, &done, DOMID_SELF)`. Xen stops at the first entry
+/// it refuses: the refusal names that entry (`ptr`, `val`), its index and the count.
+#[inline(never)]
+fn mmu_update(reqs: &[MmuUpdate]) -> Result<(), Refusal> {
     if reqs.is_empty() {
         return Ok(());
     }
+    let mut done: u32 = 0;
     // SAFETY: Xen reads `reqs.len()` entries from the slice; each names a slot of one of our
     // own page tables (validated by Xen, which refuses anything unsafe for the domain).
     let ret = unsafe {
@@ -68,12 +73,23 @@ fn mmu_update(reqs: &[MmuUpdate]) -> Result<(), XenError> {
             nr::MMU_UPDATE,
             reqs.as_ptr() as u64,
             reqs.len() as u64,
-            0,
+            (&raw mut done) as u64,
             u64::from(DomId::SELF.0),
             0,
         )
     };
-    XenError::check(ret).map(|_| ())
+    XenError::check(ret).map(|_| ()).map_err(|e| {
+        let at = done as usize;
+        let bad = reqs
+            .get(at)
+            .copied()
+            .unwrap_or(MmuUpdate { ptr: 0, val: 0 });
+        super::hypercall::refusal(
+            nr::MMU_UPDATE,
+            &[bad.ptr, bad.val, at as u64, reqs.len() as u64],
+            e,
+        )
+    })
 }
 
 /// The P2M: the machine frame behind each of our pseudo-physical frames.
@@ -169,59 +185,65 @@ impl PageTables {
             .is_some_and(|(_, l1)| read_entry(l1, index(va, 1)) & PTE_PRESENT != 0)
     }
 
-    /// Turns the identity-mapped frame `pfn` into an empty page table and links it into
-    /// slot `idx` of the table whose MFN is `parent_mfn`.
-    fn link_new_table(&self, parent_mfn: u64, idx: u64, pfn: u64) -> Result<(), MapError> {
-        let mfn = self.p2m.mfn(pfn).ok_or(MapError::NoFrameForTable)?;
-        let va = pfn << PAGE_SHIFT;
-        // SAFETY: `pfn` is a free frame the caller took from the allocator, mapped writable
-        // in the identity map and used by nothing else: zeroing it touches no live data.
-        unsafe { core::ptr::write_bytes(va as *mut u8, 0, 4096) };
-        // SAFETY: Xen only accepts a page as a table once no writable mapping of it exists;
-        // this makes our identity mapping of the (unused) frame read-only.
-        unsafe { update_va_mapping(va, (mfn << PAGE_SHIFT) | PTE_KERNEL_RO, uvmf::INVLPG)? };
-        let slot = MmuUpdate {
-            ptr: ((parent_mfn << PAGE_SHIFT) + idx * 8) | MMU_NORMAL_PT_UPDATE,
-            val: (mfn << PAGE_SHIFT) | PTE_KERNEL_RW,
-        };
-        mmu_update(&[slot])?;
-        Ok(())
-    }
-
     /// Maps every frame in `[start, end)` at its identity VA, creating page tables as
     /// needed with frames from `alloc_table`. Frames already mapped are left alone.
+    ///
+    /// Each 2 MiB range (one L1 table) is one multicall: the page-table pages it needs are
+    /// made read-only and linked top-down, then its entries written in one `mmu_update`.
+    /// Every entry Xen refuses goes to `refused`; the first is the error.
     pub fn map_identity(
         &self,
         start: u64,
         end: u64,
         alloc_table: &mut dyn FnMut() -> Option<u64>,
+        refused: &mut dyn FnMut(&Refusal),
     ) -> Result<(), MapError> {
+        let l4_mfn = self
+            .p2m
+            .mfn(self.l4_va >> PAGE_SHIFT)
+            .ok_or(MapError::NoFrameForTable)?;
         let mut pfn = start;
         while pfn < end {
             let va = pfn << PAGE_SHIFT;
-            // Make sure L3, L2 and L1 exist for this VA.
-            let mut table_va = self.l4_va;
-            let mut table_mfn = self
-                .p2m
-                .mfn(self.l4_va >> PAGE_SHIFT)
-                .ok_or(MapError::NoFrameForTable)?;
+            // The tables this range still needs (at most L3, L2 and L1): each one's identity
+            // VA made read-only, then its link into its parent.
+            let mut links = [MmuUpdate { ptr: 0, val: 0 }; 3];
+            let mut new_tables = [(0u64, 0u64); 3];
+            let mut created = 0;
+            let (mut table_mfn, mut table_va) = (l4_mfn, self.l4_va);
             for level in (2..=4).rev() {
                 let idx = index(va, level);
-                let mut e = read_entry(table_va, idx);
-                if e & PTE_PRESENT == 0 {
-                    let new = alloc_table().ok_or(MapError::NoFrameForTable)?;
-                    self.link_new_table(table_mfn, idx, new)?;
-                    e = read_entry(table_va, idx);
+                // Below a table made in this round every entry is still empty.
+                let e = if created > 0 {
+                    0
+                } else {
+                    read_entry(table_va, idx)
+                };
+                if e & PTE_PRESENT != 0 {
+                    (table_mfn, table_va) = table_of(e);
+                    continue;
                 }
-                (table_mfn, table_va) = table_of(e);
+                let new = alloc_table().ok_or(MapError::NoFrameForTable)?;
+                let mfn = self.p2m.mfn(new).ok_or(MapError::NoFrameForTable)?;
+                // SAFETY: `new` is a free frame the caller took from the allocator, mapped
+                // writable in the identity map and used by nothing else: zeroing it touches
+                // no live data.
+                unsafe { core::ptr::write_bytes((new << PAGE_SHIFT) as *mut u8, 0, 4096) };
+                links[created] = MmuUpdate {
+                    ptr: ((table_mfn << PAGE_SHIFT) + idx * 8) | MMU_NORMAL_PT_UPDATE,
+                    val: (mfn << PAGE_SHIFT) | PTE_KERNEL_RW,
+                };
+                new_tables[created] = (new << PAGE_SHIFT, mfn);
+                created += 1;
+                (table_mfn, table_va) = (mfn, new << PAGE_SHIFT);
             }
-            // Fill this L1 in one batch.
+            // This L1's entries.
             let mut batch = [MmuUpdate { ptr: 0, val: 0 }; ENTRIES as usize];
             let mut n = 0;
             let l1_end = ((pfn / ENTRIES) + 1) * ENTRIES;
             while pfn < end.min(l1_end) {
                 let idx = index(pfn << PAGE_SHIFT, 1);
-                if read_entry(table_va, idx) & PTE_PRESENT == 0 {
+                if created > 0 || read_entry(table_va, idx) & PTE_PRESENT == 0 {
                     let mfn = self.p2m.mfn(pfn).ok_or(MapError::NoFrameForTable)?;
                     batch[n] = MmuUpdate {
                         ptr: ((table_mfn << PAGE_SHIFT) + idx * 8) | MMU_NORMAL_PT_UPDATE,
@@ -231,9 +253,89 @@ impl PageTables {
                 }
                 pfn += 1;
             }
-            mmu_update(&batch[..n])?;
+            self.map_batch(
+                &new_tables[..created],
+                &links[..created],
+                &batch[..n],
+                refused,
+            )?;
         }
         Ok(())
+    }
+
+    /// One multicall: for each new table, its VA made read-only and its link; then the
+    /// leaf entries. Reports every refused entry; the first is the error.
+    #[inline(never)]
+    fn map_batch(
+        &self,
+        new_tables: &[(u64, u64)],
+        links: &[MmuUpdate],
+        leaves: &[MmuUpdate],
+        refused: &mut dyn FnMut(&Refusal),
+    ) -> Result<(), MapError> {
+        use xen::multicall::MulticallEntry;
+        let me = u64::from(DomId::SELF.0);
+        let mut done: u32 = 0;
+        let mut calls = [MulticallEntry::default(); 7];
+        let mut k = 0;
+        for ((va, mfn), link) in new_tables.iter().zip(links) {
+            calls[k] = MulticallEntry::new(
+                nr::UPDATE_VA_MAPPING,
+                &[*va, (mfn << PAGE_SHIFT) | PTE_KERNEL_RO, uvmf::INVLPG],
+            );
+            calls[k + 1] = MulticallEntry::new(
+                nr::MMU_UPDATE,
+                &[(link as *const MmuUpdate) as u64, 1, 0, me],
+            );
+            k += 2;
+        }
+        if !leaves.is_empty() {
+            calls[k] = MulticallEntry::new(
+                nr::MMU_UPDATE,
+                &[
+                    leaves.as_ptr() as u64,
+                    leaves.len() as u64,
+                    (&raw mut done) as u64,
+                    me,
+                ],
+            );
+            k += 1;
+        }
+        let calls = &mut calls[..k];
+        // SAFETY: Xen only accepts a page as a table once no writable mapping of it exists,
+        // so each new table's identity mapping (of a frame nothing else uses) is made
+        // read-only before it is linked; the links and leaves are slots of our own tables
+        // (validated by Xen) and point only at frames of this domain; every slice the
+        // entries point to lives on this stack until the multicall returns.
+        if let Err(e) = unsafe { hypercall::multicall(calls) } {
+            let r = hypercall::refusal(nr::MULTICALL, &[k as u64], e);
+            refused(&r);
+            return Err(MapError::Refused(r));
+        }
+        let mut first = None;
+        for f in xen::multicall::failures(calls) {
+            let e = &f.entry;
+            let Err(err) = XenError::check(e.result) else {
+                continue;
+            };
+            let none = MmuUpdate { ptr: 0, val: 0 };
+            // For mmu_update, the refused request itself rather than the pointer to it:
+            // `ptr`, `val`, its index and the batch's length.
+            let r = if e.op != u64::from(nr::MMU_UPDATE) {
+                hypercall::refusal(nr::UPDATE_VA_MAPPING, &e.args[..3], err)
+            } else if f.index == k && !leaves.is_empty() {
+                let at = done as usize;
+                let bad = leaves.get(at).copied().unwrap_or(none);
+                let args = [bad.ptr, bad.val, at as u64, leaves.len() as u64];
+                hypercall::refusal(nr::MMU_UPDATE, &args, err)
+            } else {
+                let l = links.get(f.index / 2 - 1).copied().unwrap_or(none);
+                hypercall::refusal(nr::MMU_UPDATE, &[l.ptr, l.val, 0, 1], err)
+            };
+            refused(&r);
+            first.get_or_insert(r);
+        }
+        first.map_or(Ok(()), |r| Err(MapError::Refused(r)))
     }
 
     /// Rewrites every present leaf entry for frames `[start, end)` to `perm(pfn, entry)`,
@@ -272,14 +374,18 @@ impl PageTables {
     }
 
     /// Unmaps one page of the identity map (a stack guard).
-    pub fn unmap(&self, pfn: u64) -> Result<(), XenError> {
+    pub fn unmap(&self, pfn: u64) -> Result<(), Refusal> {
         // SAFETY: callers pass the guard frame of a stack they own; nothing uses it.
         unsafe { update_va_mapping(pfn << PAGE_SHIFT, 0, uvmf::INVLPG) }
     }
 
     /// Maps one page of the identity map back (a freed stack guard).
-    pub fn remap(&self, pfn: u64) -> Result<(), XenError> {
-        let mfn = self.p2m.mfn(pfn).ok_or(XenError::Inval)?;
+    pub fn remap(&self, pfn: u64) -> Result<(), Refusal> {
+        let mfn = self.p2m.mfn(pfn).ok_or(hypercall::refusal(
+            nr::UPDATE_VA_MAPPING,
+            &[pfn << PAGE_SHIFT],
+            XenError::Inval,
+        ))?;
         // SAFETY: restores the identity mapping of one of our own frames.
         unsafe {
             update_va_mapping(
@@ -345,7 +451,7 @@ fn harden(
                 NX.store(nx_bit, core::sync::atomic::Ordering::Relaxed);
                 return Ok(nx_bit != 0);
             }
-            Err(MapError::Xen(_)) if nx_bit != 0 => continue,
+            Err(MapError::Refused(_)) if nx_bit != 0 => continue,
             Err(e) => return Err(e),
         }
     }

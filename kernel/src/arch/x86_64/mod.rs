@@ -104,10 +104,17 @@ pub fn stack_pointer() -> u64 {
 /// - Nothing may use the old mapping of `va` afterwards (no reference into it may live).
 /// - `pte` must name a frame this domain may map (Xen checks ownership; the caller checks
 ///   that the kernel's own data is not aliased in a way it relies on).
-pub(crate) unsafe fn update_va_mapping(va: u64, pte: u64, flags: u64) -> Result<(), XenError> {
+#[inline(never)]
+pub(crate) unsafe fn update_va_mapping(
+    va: u64,
+    pte: u64,
+    flags: u64,
+) -> Result<(), xen::multicall::Refusal> {
     // SAFETY: the caller upholds the contract above; the hypercall takes values only.
     let ret = unsafe { hypercall::hypercall3(nr::UPDATE_VA_MAPPING, va, pte, flags) };
-    XenError::check(ret).map(|_| ())
+    XenError::check(ret)
+        .map(|_| ())
+        .map_err(|e| hypercall::refusal(nr::UPDATE_VA_MAPPING, &[va, pte, flags], e))
 }
 
 /// The M2P entry of `mfn`: which of our pseudo-physical frames it backs.
@@ -140,8 +147,13 @@ pub(crate) fn xenstore_page(
 
 /// Sets the grant table up with at most `want` frames (`GNTTABOP_query_size`, then
 /// `GNTTABOP_setup_table`) and maps its frames at `grant_table_pages`.
+///
+/// The frames are mapped in one multicall; `failed` hears of every entry Xen refused, with
+/// the return address of this function's caller.
+#[inline(never)]
 pub(crate) fn map_grant_table(
     want: usize,
+    failed: &mut dyn FnMut(xen::multicall::Failure, u64),
 ) -> Result<alloc::vec::Vec<Shared<[GrantEntryV1; ENTRIES_PER_FRAME]>>, GrantSetupError> {
     use xen::abi::grant_table::{
         GNTTABOP_QUERY_SIZE, GNTTABOP_SETUP_TABLE, GnttabQuerySize, GnttabSetupTable,
@@ -151,8 +163,13 @@ pub(crate) fn map_grant_table(
         ..Default::default()
     };
     // SAFETY: GNTTABOP_query_size reads and writes one `gnttab_query_size`.
-    unsafe { hypercall::grant_table_op(GNTTABOP_QUERY_SIZE, &mut query) }
-        .map_err(GrantSetupError::Xen)?;
+    unsafe { hypercall::grant_table_op(GNTTABOP_QUERY_SIZE, &mut query) }.map_err(|e| {
+        GrantSetupError::Refused(hypercall::refusal(
+            nr::GRANT_TABLE_OP,
+            &[GNTTABOP_QUERY_SIZE.into()],
+            e,
+        ))
+    })?;
     if query.status != 0 {
         return Err(GrantSetupError::Status(query.status));
     }
@@ -171,28 +188,47 @@ pub(crate) fn map_grant_table(
     };
     // SAFETY: GNTTABOP_setup_table writes `nr_frames` (<= FRAMES) frame numbers to
     // `frame_list`, which points to `frames` on this stack.
-    unsafe { hypercall::grant_table_op(GNTTABOP_SETUP_TABLE, &mut setup) }
-        .map_err(GrantSetupError::Xen)?;
+    unsafe { hypercall::grant_table_op(GNTTABOP_SETUP_TABLE, &mut setup) }.map_err(|e| {
+        GrantSetupError::Refused(hypercall::refusal(
+            nr::GRANT_TABLE_OP,
+            &[GNTTABOP_SETUP_TABLE.into(), n as u64],
+            e,
+        ))
+    })?;
     if setup.status != 0 {
         return Err(GrantSetupError::Status(setup.status));
     }
     let base = (&raw const start::grant_table_pages) as u64;
-    let mut out = alloc::vec::Vec::with_capacity(n);
-    for (i, mfn) in frames.iter().take(n).enumerate() {
-        let va = base + (i as u64) * PAGE_SIZE as u64;
-        // SAFETY: `grant_table_pages` is .bss reserved for the grant table and reached
-        // through nothing else; the frame is ours to map (setup_table just gave it).
-        unsafe {
-            update_va_mapping(
-                va,
+    let va = |i: usize| base + (i as u64) * PAGE_SIZE as u64;
+    let mut batch = [xen::multicall::MulticallEntry::default(); GRANT_FRAMES];
+    for (i, (entry, mfn)) in batch.iter_mut().zip(frames).take(n).enumerate() {
+        *entry = xen::multicall::MulticallEntry::new(
+            nr::UPDATE_VA_MAPPING,
+            &[
+                va(i),
                 (mfn << xen::abi::xen::PAGE_SHIFT) | PTE_KERNEL_RW | mm::nx(),
                 uvmf::INVLPG,
-            )
-        }
-        .map_err(GrantSetupError::Xen)?;
+            ],
+        );
+    }
+    let batch = &mut batch[..n];
+    // SAFETY: each entry maps one page of `grant_table_pages`, .bss reserved for the grant
+    // table and reached through nothing else, to a frame setup_table just gave us.
+    unsafe { hypercall::multicall(batch) }
+        .map_err(|e| GrantSetupError::Refused(hypercall::refusal(nr::MULTICALL, &[n as u64], e)))?;
+    let mut refused = 0;
+    for f in xen::multicall::failures(batch) {
+        refused += 1;
+        failed(f, hypercall::return_address());
+    }
+    if refused > 0 {
+        return Err(GrantSetupError::Mapping { refused, of: n });
+    }
+    let mut out = alloc::vec::Vec::with_capacity(n);
+    for i in 0..n {
         // SAFETY: the page is now the grant frame for the life of the domain, page
         // aligned, 4096 bytes; it is accessed only through `Shared`.
-        out.push(unsafe { Shared::new(va as *mut [GrantEntryV1; ENTRIES_PER_FRAME]) });
+        out.push(unsafe { Shared::new(va(i) as *mut [GrantEntryV1; ENTRIES_PER_FRAME]) });
     }
     Ok(out)
 }
@@ -201,7 +237,14 @@ pub(crate) fn map_grant_table(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantSetupError {
     /// A hypercall failed.
-    Xen(XenError),
+    Refused(xen::multicall::Refusal),
+    /// Xen refused to map `refused` of the `of` frames (each entry was reported).
+    Mapping {
+        /// Entries refused.
+        refused: usize,
+        /// Entries in the batch.
+        of: usize,
+    },
     /// Xen answered with this `GNTST_*` status.
     Status(i16),
     /// Xen allows no grant frames.
@@ -211,7 +254,10 @@ pub enum GrantSetupError {
 impl core::fmt::Display for GrantSetupError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            GrantSetupError::Xen(e) => write!(f, "grant table: {e}"),
+            GrantSetupError::Refused(r) => write!(f, "grant table: {r}"),
+            GrantSetupError::Mapping { refused, of } => {
+                write!(f, "grant table: {refused} of {of} frames not mapped")
+            }
             GrantSetupError::Status(s) => write!(f, "grant table: status {s}"),
             GrantSetupError::NoFrames => write!(f, "grant table: no frames allowed"),
         }
@@ -246,11 +292,30 @@ pub fn map_shared_info(machine_addr: u64) -> Result<(), XenError> {
     Ok(())
 }
 
+/// Asks Xen to map page 0 (the unmapped null page) read-only to a machine frame that
+/// does not exist, which Xen refuses: what a refused call looks like, for the diagnostics
+/// flight. Returns the refusal (`None` if Xen accepted, which it must not).
+#[inline(never)]
+pub fn refusal_demo() -> Option<xen::multicall::Refusal> {
+    const NO_SUCH_FRAME: u64 = (1 << 40) - 1;
+    const PRESENT_USER_RO: u64 = 0x5;
+    // SAFETY: page 0 is the null guard, used by nothing; the frame does not exist, so Xen
+    // refuses and nothing changes (had it accepted, page 0 would be mapped read-only).
+    let r = unsafe {
+        update_va_mapping(
+            0,
+            (NO_SUCH_FRAME << xen::abi::xen::PAGE_SHIFT) | PRESENT_USER_RO,
+            uvmf::INVLPG,
+        )
+    };
+    r.err()
+}
+
 /// Removes the mapping of one page: later accesses fault.
 fn unmap_page(va: u64) -> Result<(), XenError> {
     // SAFETY: callers pass page 0 (the ELF header page, never read after boot) or a
     // stack's guard page (never used): nothing relies on those mappings.
-    unsafe { update_va_mapping(va, 0, uvmf::INVLPG) }
+    Ok(unsafe { update_va_mapping(va, 0, uvmf::INVLPG) }?)
 }
 
 /// Unmaps page 0 (null-pointer accesses fault) and the boot stack's guard page.
