@@ -232,6 +232,26 @@ _dump_xl_dmesg() {
     echo "@@DUMP-END"
 }
 
+# guest_xenctx NAME: xenctx of guest NAME (all registers, the stack), with RIP and stack
+# words named from the image's symbol file (KERNEL.map beside the kernel its configuration
+# names, written by scripts/build) when there is one.
+guest_xenctx() {
+    if [ $# -ne 1 ]; then
+        _usage "guest_xenctx NAME"
+        return
+    fi
+    local kernel domid symbols=()
+    domid=$(xl domid "$1" 2>/dev/null) || {
+        echo "guest_xenctx: no domain $1"
+        return 1
+    }
+    kernel=$(sed -n 's/^kernel = "\(.*\)"$/\1/p' "$FERRUN_RUN/$1.cfg" 2>/dev/null | head -n 1)
+    if [ -n "$kernel" ] && [ -f "$kernel.map" ]; then
+        symbols=(-s "$kernel.map")
+    fi
+    /usr/lib/xen-4.17/bin/xenctx "${symbols[@]}" -a -S "$domid" 2>&1
+}
+
 # Prints the diagnostics of guest NAME once: xl create output, xl dmesg, console log, xenctx.
 _guest_dump() {
     local name=$1 log=$FERRUN_CONSOLE_DIR/guest-$1.log
@@ -256,8 +276,8 @@ _guest_dump() {
     echo "@@DUMP-END"
     _guest_state "$name"
     if [ "$REPLY" != gone ]; then
-        echo "@@DUMP-BEGIN $name: xenctx -a -S $REPLY_DOMID"
-        /usr/lib/xen-4.17/bin/xenctx -a -S "$REPLY_DOMID" 2>&1 | head -120
+        echo "@@DUMP-BEGIN $name: xenctx -a -S $REPLY_DOMID (symbols from the image's .map, if any)"
+        guest_xenctx "$name" | head -120
         echo "@@DUMP-END"
     fi
 }

@@ -17,6 +17,14 @@ guest_cfg hung ../images/stall 'memory = 32' 'cmdline = "masked domain-watchdog=
     'on_watchdog = "preserve"'
 if guest_start hung /run/ferrun/hung.cfg && guest_expect hung masked.expect 60; then
     domid=$(xl domid hung)
+    # From dom0, with the image's symbol file: the hung guest's RIP or stack names the
+    # function it spins in.
+    ctx=$(guest_xenctx hung)
+    if grep -q 'stall::spin_without_yielding' <<<"$ctx"; then
+        step xenctx-symbols hung pass "$(grep -m1 '^rip:' <<<"$ctx" | tr -s ' \t' ' '); stack names stall::spin_without_yielding"
+    else
+        step xenctx-symbols hung fail "xenctx output does not name stall::spin_without_yielding: $(head -c 600 <<<"$ctx" | tr '\n' '|')"
+    fi
     step_begin xen-watchdog hung
     _now_us
     deadline=$((REPLY + 60000000))
