@@ -82,25 +82,28 @@ if guest_start httpd /run/ferrun/httpd.cfg && guest_expect httpd httpd.expect 60
     # 200 requests one after another (a new connection each) from one curl process.
     _now_us
     t0=$REPLY
-    n=$(curl -s -m 120 -o /dev/null -w '%{http_code}\n' -H 'Connection: close' "$H/?[1-200]" | grep -c '^200$')
+    codes=$(curl -s -m 120 -o /dev/null -w '%{http_code} %{time_total}s %{errormsg}\n' -H 'Connection: close' "$H/?[1-200]")
+    n=$(grep -c '^200 ' <<<"$codes")
     _now_us
     _secs "$t0" "$REPLY"
     secs=$REPLY
     if [ "$n" = 200 ]; then
         step http-200-requests httpd pass "200 of 200 answered in ${secs} s ($(awk -v s="$secs" 'BEGIN { printf "%.0f", 200 / s }') req/s, a connection each, under TCG)"
     else
-        step http-200-requests httpd fail "$n of 200 answered in ${secs} s"
+        # Which requests failed, and how (curl's status and error for each).
+        step http-200-requests httpd fail "$n of 200 answered in ${secs} s; the others: $(grep -vn '^200 ' <<<"$codes" | head -5 | tr '\n' '|')"
     fi
     # 100 connections at once.
     _now_us
     t0=$REPLY
-    n=$(curl -s -m 120 -Z --parallel-max 100 -o /dev/null -w '%{http_code}\n' -H 'Connection: close' "$H/?[1-100]" | grep -c '^200$')
+    codes=$(curl -s -m 120 -Z --parallel-max 100 -o /dev/null -w '%{http_code} %{time_total}s %{errormsg}\n' -H 'Connection: close' "$H/?[1-100]")
+    n=$(grep -c '^200 ' <<<"$codes")
     _now_us
     _secs "$t0" "$REPLY"
     if [ "$n" = 100 ]; then
         step http-parallel httpd pass "100 of 100 answered, 100 connections at once, in ${REPLY} s"
     else
-        step http-parallel httpd fail "$n of 100 answered, 100 connections at once, in ${REPLY} s"
+        step http-parallel httpd fail "$n of 100 answered, 100 connections at once, in ${REPLY} s; the others: $(grep -v '^200 ' <<<"$codes" | sort | uniq -c | head -5 | tr '\n' '|')"
     fi
     # 32 non-blocking connects sent in one go (more SYNs at once than the stack keeps spare
     # listening sockets): each connects and is answered, none refused with a RST; one
