@@ -30,11 +30,7 @@ impl fmt::Display for BadLevel {
 /// The level a command line asks for: the last `loglevel=` word wins; none gives
 /// [`DEFAULT_LEVEL`].
 pub fn level_from_cmdline(cmdline: &str) -> Result<LevelFilter, BadLevel> {
-    let Some(value) = cmdline
-        .split_ascii_whitespace()
-        .filter_map(|w| w.strip_prefix("loglevel="))
-        .next_back()
-    else {
+    let Some(value) = crate::cmdline::value(cmdline, "loglevel") else {
         return Ok(DEFAULT_LEVEL);
     };
     value.parse().map_err(|_| {

@@ -4,8 +4,9 @@
 //! the address comes from DHCP. A value that does not parse is an error naming the word;
 //! it never falls back to a default. The last occurrence of a word counts, as on Linux.
 //!
-//! May use: nothing of the kernel (plain parsing).
+//! May use: `cmdline` (plain parsing).
 
+use crate::cmdline;
 use core::fmt;
 use core::net::Ipv4Addr;
 
@@ -69,13 +70,6 @@ impl core::error::Error for ConfigError {}
 const IP_EXPECTED: &str = "an IPv4 address with a prefix length, like ip=10.0.0.2/24";
 const GW_EXPECTED: &str = "an IPv4 address, like gw=10.0.0.1";
 
-fn last_value<'a>(cmdline: &'a str, word: &str) -> Option<&'a str> {
-    cmdline
-        .split_ascii_whitespace()
-        .filter_map(|w| w.strip_prefix(word)?.strip_prefix('='))
-        .next_back()
-}
-
 fn bad(word: &'static str, value: &str, expected: &'static str) -> ConfigError {
     ConfigError::BadValue {
         word,
@@ -91,9 +85,9 @@ fn same_network(a: Ipv4Addr, b: Ipv4Addr, prefix: u8) -> bool {
 }
 
 /// Reads `ip=` and `gw=` from the guest command line.
-pub fn from_cmdline(cmdline: &str) -> Result<Ipv4Config, ConfigError> {
-    let gw = last_value(cmdline, "gw");
-    let Some(ip) = last_value(cmdline, "ip") else {
+pub fn from_cmdline(line: &str) -> Result<Ipv4Config, ConfigError> {
+    let gw = cmdline::value(line, "gw");
+    let Some(ip) = cmdline::value(line, "ip") else {
         return match gw {
             Some(_) => Err(ConfigError::GatewayWithoutAddress),
             None => Ok(Ipv4Config::Dhcp),
@@ -103,8 +97,8 @@ pub fn from_cmdline(cmdline: &str) -> Result<Ipv4Config, ConfigError> {
         .split_once('/')
         .ok_or_else(|| bad("ip", ip, IP_EXPECTED))?;
     let address: Ipv4Addr = addr.parse().map_err(|_| bad("ip", ip, IP_EXPECTED))?;
-    let prefix: u8 = match prefix.parse() {
-        Ok(p) if p <= 32 && !prefix.starts_with('+') => p,
+    let prefix = match cmdline::decimal(prefix).and_then(|p| u8::try_from(p).ok()) {
+        Some(p) if p <= 32 => p,
         _ => return Err(bad("ip", ip, IP_EXPECTED)),
     };
     if address.is_unspecified() || address.is_broadcast() || address.is_multicast() {
