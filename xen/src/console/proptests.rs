@@ -45,19 +45,28 @@ enum Op {
     SetInProd(u32),
 }
 
-/// Owns the page (untouched until dropped) and reaches it only through `Shared`.
+/// The page, a heap allocation reached only through `Shared` (no reference to it exists)
+/// and freed when the `Console` is dropped.
 struct Console {
-    _owner: Box<XenconsInterface>,
+    raw: *mut XenconsInterface,
     page: Shared<XenconsInterface>,
     ring: ConsoleRing,
 }
 
+impl Drop for Console {
+    fn drop(&mut self) {
+        // SAFETY: `raw` came from `Box::into_raw` in `new` and is freed only here.
+        drop(unsafe { Box::from_raw(self.raw) });
+    }
+}
+
 impl Console {
     fn new(out_start: u32, in_start: u32) -> Self {
-        let mut owner = Box::new(XenconsInterface::zeroed());
-        // SAFETY: the box lives as long as `Console` and, after this line, is reached only
-        // through `page` (and the ring's copy of it) until it is dropped.
-        let page = unsafe { Shared::new(&raw mut *owner) };
+        let raw = Box::into_raw(Box::new(XenconsInterface::zeroed()));
+        // SAFETY: `raw` is a live, aligned allocation from `Box::into_raw`, freed only in
+        // `drop`, after the last use of `page` and of the ring's copy (neither outlives
+        // the `Console` in these tests); no reference to it is ever made.
+        let page = unsafe { Shared::new(raw) };
         for (field, v) in [
             (shared_field!(page, XenconsInterface, out_cons), out_start),
             (shared_field!(page, XenconsInterface, out_prod), out_start),
@@ -67,7 +76,7 @@ impl Console {
             field.write(v);
         }
         Console {
-            _owner: owner,
+            raw,
             page,
             ring: ConsoleRing::new(page),
         }

@@ -29,24 +29,25 @@ struct Guarded<const N: usize> {
     after: [u8; GUARD],
 }
 
-/// The memory a test works on: owned by a box that is not touched until it is dropped;
-/// reached only through `Shared` handles meanwhile.
+/// The memory a test works on: a heap allocation reached only through `Shared` handles
+/// (no reference to it exists) and freed when the `Mem` is dropped.
 struct Mem<const N: usize> {
-    _owner: Box<Guarded<N>>,
+    raw: *mut Guarded<N>,
     all: Shared<Guarded<N>>,
 }
 
 impl<const N: usize> Mem<N> {
     fn new() -> Self {
-        let mut owner = Box::new(Guarded {
+        let raw = Box::into_raw(Box::new(Guarded {
             before: [GUARD_BYTE; GUARD],
             ring: [0; N],
             after: [GUARD_BYTE; GUARD],
-        });
-        // SAFETY: the box lives as long as `Mem` and, after this line, is reached only
-        // through `all` (and handles projected from it) until it is dropped.
-        let all = unsafe { Shared::new(&raw mut *owner) };
-        Mem { _owner: owner, all }
+        }));
+        // SAFETY: `raw` is a live, aligned allocation from `Box::into_raw`, freed only in
+        // `drop`, after the last use of `all` (handles do not outlive the `Mem` in these
+        // tests); no reference to it is ever made.
+        let all = unsafe { Shared::new(raw) };
+        Mem { raw, all }
     }
 
     fn ring(&self) -> Shared<[u8; N]> {
@@ -64,6 +65,13 @@ impl<const N: usize> Mem<N> {
         out.extend(ring);
         out.extend(after);
         out
+    }
+}
+
+impl<const N: usize> Drop for Mem<N> {
+    fn drop(&mut self) {
+        // SAFETY: `raw` came from `Box::into_raw` in `new` and is freed only here.
+        drop(unsafe { Box::from_raw(self.raw) });
     }
 }
 
