@@ -147,4 +147,48 @@ mod tests {
         b.mod_len = 0;
         assert_eq!(b.module(), None);
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_bytes_give_the_longest_utf8_prefix_before_the_first_nul(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    // A run of printable ASCII.
+                    4 => (0usize..60, any::<u8>()).prop_map(|(len, seed)| {
+                        (0..len).map(|k| b' ' + (usize::from(seed) + k) as u8 % 95).collect()
+                    }),
+                    2 => any::<char>().prop_map(|c| std::string::String::from(c).into_bytes()),
+                    1 => Just(std::vec![0u8]),
+                    1 => (0x80u8..=0xff).prop_map(|b| std::vec![b]),
+                    1 => Just(std::vec![0xe2, 0x82]),
+                ],
+                0..48,
+            ),
+        ) {
+            let mut bytes = pieces.concat();
+            bytes.truncate(MAX_GUEST_CMDLINE);
+            let b = info(b"", &bytes);
+            let line = b.cmdline();
+            let before_nul = bytes.split(|&x| x == 0).next().unwrap_or_default();
+            prop_assert!(before_nul.starts_with(line.as_bytes()));
+            // Longest: what follows is the end, or not the start of a UTF-8 character.
+            let rest = &before_nul[line.len()..];
+            prop_assert!(rest.is_empty() || core::str::from_utf8(rest)
+                .map_or_else(|e| e.valid_up_to() == 0, |_| false));
+        }
+
+        #[test]
+        fn a_line_written_reads_back(
+            line in any::<std::string::String>()
+                .prop_map(|s| s.replace('\0', ""))
+                .prop_filter("fits start_info", |s| s.len() <= MAX_GUEST_CMDLINE),
+        ) {
+            let b = info(b"xen-3.0-x86_64", line.as_bytes());
+            prop_assert_eq!(b.cmdline(), line.as_str());
+        }
+    }
 }

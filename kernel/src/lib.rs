@@ -19,6 +19,7 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod boot;
 pub mod bootinfo;
+pub mod cmdline;
 #[cfg(target_os = "none")]
 pub mod diag;
 pub mod drivers;

@@ -30,11 +30,7 @@ impl fmt::Display for BadLevel {
 /// The level a command line asks for: the last `loglevel=` word wins; none gives
 /// [`DEFAULT_LEVEL`].
 pub fn level_from_cmdline(cmdline: &str) -> Result<LevelFilter, BadLevel> {
-    let Some(value) = cmdline
-        .split_ascii_whitespace()
-        .filter_map(|w| w.strip_prefix("loglevel="))
-        .next_back()
-    else {
+    let Some(value) = crate::cmdline::value(cmdline, "loglevel") else {
         return Ok(DEFAULT_LEVEL);
     };
     value.parse().map_err(|_| {
@@ -124,5 +120,57 @@ mod tests {
         assert!(std::format!("{e}").contains("loglevel=loud"));
         let long = std::format!("loglevel={}", "x".repeat(100));
         assert_eq!(level_from_cmdline(&long).unwrap_err().value.len(), 32);
+    }
+
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    const LEVELS: [(&str, LevelFilter); 6] = [
+        ("off", LevelFilter::Off),
+        ("error", LevelFilter::Error),
+        ("warn", LevelFilter::Warn),
+        ("info", LevelFilter::Info),
+        ("debug", LevelFilter::Debug),
+        ("trace", LevelFilter::Trace),
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn a_level_in_any_case_reads_back(
+            (name, level) in select(&LEVELS[..]),
+            upper in proptest::collection::vec(any::<bool>(), 5),
+            earlier in select(&LEVELS[..]),
+        ) {
+            let name: std::string::String = name
+                .chars()
+                .zip(upper.iter().cycle())
+                .map(|(c, &u)| if u { c.to_ascii_uppercase() } else { c })
+                .collect();
+            let line = std::format!("loglevel={} x=1 loglevel={name} y", earlier.0);
+            prop_assert_eq!(level_from_cmdline(&line), Ok(level));
+        }
+
+        #[test]
+        fn any_other_value_is_named_cut_at_a_character_within_32_bytes(
+            value in prop_oneof![
+                "[a-zA-Z]{0,8}",
+                any::<std::string::String>()
+                    .prop_map(|s| s.replace(|c: char| c.is_ascii_whitespace(), "")),
+            ],
+        ) {
+            let got = level_from_cmdline(&std::format!("loglevel={value}"));
+            match LEVELS.iter().find(|(n, _)| n.eq_ignore_ascii_case(&value)) {
+                Some(&(_, level)) => prop_assert_eq!(got, Ok(level)),
+                None => {
+                    let cut = got.unwrap_err().value;
+                    prop_assert!(value.starts_with(cut.as_str()));
+                    prop_assert!(cut.len() <= 32);
+                    let next = value[cut.len()..].chars().next();
+                    prop_assert!(next.is_none_or(|c| cut.len() + c.len_utf8() > 32));
+                }
+            }
+        }
     }
 }

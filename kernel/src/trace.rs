@@ -10,7 +10,7 @@
 //! Recording is lock-free: a slot is claimed with one atomic add and written as atomic
 //! words, so the event upcall may record while a thread is recording (one vCPU).
 //!
-//! May use: `time`, `sched` (names, via the caller), `lib`.
+//! May use: `time`, `sched` (names, via the caller), `lib`, `cmdline`.
 #![forbid(unsafe_code)]
 
 extern crate alloc;
@@ -208,22 +208,17 @@ mod imp {
 
     /// Sets the ring up from `trace=N` (boot).
     pub(crate) fn init(cmdline: &str) {
-        let n = cmdline
-            .split_ascii_whitespace()
-            .filter_map(|w| w.strip_prefix("trace="))
-            .next_back()
-            .map_or(Some(4096), |v| {
-                v.parse::<usize>().ok().filter(|&n| n <= 1 << 20)
-            });
-        let n = match n {
-            Some(n) => n,
-            None => {
-                crate::println!(
-                    "ferrun: trace= expects a number of records (0 to 1048576); 4096 kept"
-                );
-                4096
-            }
-        };
+        let n = crate::cmdline::number(
+            cmdline,
+            "trace",
+            0..=1 << 20,
+            "a number of records (0 to 1048576)",
+        )
+        .unwrap_or_else(|e| {
+            crate::println!("ferrun: {e}; 4096 kept");
+            None
+        })
+        .map_or(4096, |n| usize::try_from(n).unwrap_or(4096));
         RING.call_once(|| (n > 0).then(|| Ring::new(n)));
     }
 

@@ -13,7 +13,7 @@
 //! (masked for good, or wedged in the kernel) is shut down by Xen with reason watchdog
 //! instead of hanging for ever. An idle guest therefore wakes once every third of it.
 //!
-//! May use: `arch` (hypercalls, trap frame), `time`, `sched`, `panic`, `lib`.
+//! May use: `arch` (hypercalls, trap frame), `time`, `sched`, `panic`, `lib`, `cmdline`.
 #![forbid(unsafe_code)]
 
 use crate::arch::x86_64::{hypercall, traps::TrapFrame};
@@ -36,18 +36,11 @@ static NEXT_KICK: AtomicU64 = AtomicU64::new(0);
 
 /// A `watchdog=`/`domain-watchdog=` value in seconds, or `None` when the word is absent
 /// or malformed (reported, and the default kept).
-fn seconds(cmdline: &str, word: &str) -> Option<u64> {
-    let v = cmdline
-        .split_ascii_whitespace()
-        .filter_map(|w| w.strip_prefix(word)?.strip_prefix('='))
-        .next_back()?;
-    match v.parse::<u64>() {
-        Ok(s) if s <= 3600 => Some(s),
-        _ => {
-            crate::println!("ferrun: {word}={v}: expected seconds (0 to 3600); default kept");
-            None
-        }
-    }
+fn seconds(cmdline: &str, word: &'static str) -> Option<u64> {
+    crate::cmdline::number(cmdline, word, 0..=3600, "seconds (0 to 3600)").unwrap_or_else(|e| {
+        crate::println!("ferrun: {e}; default kept");
+        None
+    })
 }
 
 /// Reads the settings and arms Xen's watchdog (boot).

@@ -185,3 +185,12 @@ mod tests {
         assert_eq!(page.in_cons, 1025);
     }
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    reason = "test code: a panic is a failed test"
+)]
+mod proptests;

@@ -230,4 +230,69 @@ mod tests {
         assert!(!must_notify(5, 8, 5), "already passed before this push");
         assert!(must_notify(u32::MAX, 2, 0), "across the wrap");
     }
+
+    use proptest::prelude::*;
+    use std::format;
+    use std::string::String;
+
+    /// The MAC as the toolstack writes it, each digit in the case `upper` says.
+    fn written(mac: [u8; 6], upper: &[bool]) -> String {
+        let text = mac.map(|b| format!("{b:02x}")).join(":");
+        text.chars()
+            .zip(upper.iter().cycle())
+            .map(|(c, &u)| if u { c.to_ascii_uppercase() } else { c })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn a_mac_written_in_any_case_reads_back(
+            mac in any::<[u8; 6]>(),
+            upper in proptest::collection::vec(any::<bool>(), 1..17),
+            nuls in 0usize..3,
+        ) {
+            let text = format!("{}{}", written(mac, &upper), "\0".repeat(nuls));
+            prop_assert_eq!(parse_mac(&text), Some(mac));
+        }
+
+        #[test]
+        fn anything_else_is_refused(
+            text in prop_oneof![
+                "[0-9a-fA-F:]{0,20}",
+                "[0-9a-fA-FxX:+ -]{0,20}",
+                any::<String>(),
+                // A MAC with one character replaced, inserted or removed.
+                (any::<[u8; 6]>(), any::<prop::sample::Index>(), 0u8..3, any::<char>())
+                    .prop_map(|(mac, at, kind, c)| {
+                        let mut chars: std::vec::Vec<char> = written(mac, &[false]).chars().collect();
+                        let i = at.index(chars.len());
+                        match kind {
+                            0 => chars[i] = c,
+                            1 => chars.insert(i, c),
+                            _ => {
+                                chars.remove(i);
+                            }
+                        }
+                        chars.into_iter().collect()
+                    }),
+            ],
+        ) {
+            // Accepted only if it is exactly six two-digit hex bytes (and trailing NULs).
+            match parse_mac(&text) {
+                Some(mac) => {
+                    let bare = text.trim_end_matches('\0');
+                    prop_assert!(bare.eq_ignore_ascii_case(&written(mac, &[false])), "{:?}", text);
+                }
+                None => {
+                    let bare = text.trim_end_matches('\0');
+                    let parts: std::vec::Vec<&str> = bare.split(':').collect();
+                    let well_formed = parts.len() == 6
+                        && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+                    prop_assert!(!well_formed, "refused {:?}", text);
+                }
+            }
+        }
+    }
 }

@@ -145,3 +145,12 @@ mod tests {
         assert_eq!(pending::<8>(u32::MAX, 7), Ok(8));
     }
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    reason = "test code: a panic is a failed test"
+)]
+mod proptests;

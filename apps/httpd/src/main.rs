@@ -19,6 +19,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use http::{Connection, Resource, Response, Site, StaticFile};
+use kernel::cmdline;
 use kernel::net::{self, ListenOptions, NetError, PollEntry, Recv, TcpListener, TcpStream, ready};
 
 kernel::main!(main);
@@ -34,18 +35,9 @@ const MAX_CONNECTIONS: usize = 512;
 const BACKLOG: usize = 256;
 
 /// `port=N` from the command line (the last one), or the default.
-fn port_from_cmdline(cmdline: &str) -> Result<u16, String> {
-    match cmdline
-        .split_ascii_whitespace()
-        .filter_map(|w| w.strip_prefix("port="))
-        .next_back()
-    {
-        None => Ok(DEFAULT_PORT),
-        Some(v) => match v.parse::<u16>() {
-            Ok(p) if p != 0 && !v.starts_with('+') => Ok(p),
-            _ => Err(format!("port={v}: expected a port number from 1 to 65535")),
-        },
-    }
+fn port_from_cmdline(line: &str) -> Result<u16, cmdline::BadValue<'_>> {
+    let port = cmdline::number(line, "port", 1..=65535, "a port number from 1 to 65535")?;
+    Ok(port.map_or(DEFAULT_PORT, |p| u16::try_from(p).unwrap_or(DEFAULT_PORT)))
 }
 
 /// Counters for `/stats`.

@@ -20,7 +20,8 @@
 //! after every poll that changed a socket; netfront's events are kept in an
 //! [`Event`](crate::sched::sync::Event) flag until the `net` thread looks.
 //!
-//! May use: `drivers/netfront`, `sched`, `time`, `event`, `lib` (the command line).
+//! May use: `drivers/netfront`, `sched`, `time`, `event`, `lib` (the command line),
+//! `cmdline` (its settings).
 
 pub mod config;
 pub mod filter;

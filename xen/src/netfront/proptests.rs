@@ -1,7 +1,9 @@
 //! Property tests: random backend scripts (good and hostile responses, interleaved with
 //! the frontend's posts, polls, sends and reclaims) never make the queues panic, post a
 //! buffer twice, or lose one; random xenbus inputs never make the lifecycle connect over
-//! live grants.
+//! live grants; `state` values parse exactly when they are a state's number; frames
+//! built here with checksums computed here verify, a flipped bit in anything a checksum
+//! covers is caught, and no bytes make the check panic.
 
 use super::fake::FakeNetback;
 use super::lifecycle::{Action, Backend, Lifecycle, Phase, XenbusState};
@@ -10,6 +12,7 @@ use crate::abi::netif::{
     NETIF_RSP_DROPPED, NETIF_RSP_ERROR, NETIF_RSP_OKAY, NETRXF_EXTRA_INFO, NETRXF_MORE_DATA,
     NetifExtraInfo, NetifRxResponse, RX_RING_SIZE, XEN_NETIF_EXTRA_FLAG_MORE,
 };
+use checksum::{ChecksumError, verify_frame};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::vec;
@@ -537,4 +540,296 @@ enum Input {
     Backend(Backend),
     Ended(usize),
     Timeout(usize),
+}
+
+// ----- xenbus states -----
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn state_values_parse_exactly_when_they_name_a_state(
+        value in prop_oneof![
+            "[0-9]{1,3}\0{0,2}",
+            "[0-9+ -]{0,12}\0{0,2}",
+            proptest::collection::vec(any::<u8>(), 0..12).prop_map(|v| {
+                std::string::String::from_utf8_lossy(&v).into_owned()
+            }),
+        ],
+    ) {
+        let bytes = value.as_bytes();
+        let digits = value.trim_end_matches('\0');
+        let want = if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            Err(lifecycle::BadState::NotANumber { len: bytes.len() })
+        } else {
+            match digits.parse::<u32>() {
+                Err(_) => Err(lifecycle::BadState::NotANumber { len: bytes.len() }),
+                Ok(n) if n <= 8 => Ok(XenbusState::from_raw(n).unwrap()),
+                Ok(n) => Err(lifecycle::BadState::OutOfRange { value: n }),
+            }
+        };
+        prop_assert_eq!(XenbusState::parse(bytes), want);
+        if let Ok(s) = XenbusState::parse(bytes) {
+            prop_assert_eq!(XenbusState::parse(s.as_str().as_bytes()), Ok(s));
+        }
+    }
+}
+
+// ----- checksums -----
+
+/// The RFC 1071 checksum of `bytes` (an odd last byte padded with zero), written apart
+/// from the code's.
+fn internet_checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for pair in bytes.chunks(2) {
+        sum += u32::from(pair[0]) << 8 | u32::from(pair.get(1).copied().unwrap_or(0));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The transport of a built frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Tcp,
+    /// UDP; `false`: checksum 0 ("none").
+    Udp(bool),
+    Icmp,
+    Other(u8),
+}
+
+/// The parts of a frame a test chooses; the rest (lengths, checksums) is computed.
+#[derive(Debug, Clone)]
+struct Frame {
+    proto: Proto,
+    /// IP options (a multiple of 4 bytes, at most 40).
+    options: Vec<u8>,
+    /// TOS, id, TTL, source and destination: 1 + 2 + 1 + 4 + 4 bytes.
+    fields: [u8; 12],
+    /// More fragments or a fragment offset: only the IP header can be checked.
+    fragment: bool,
+    /// TCP/ICMP header fields or UDP ports (before the payload).
+    head: [u8; 20],
+    payload: Vec<u8>,
+    /// Ethernet padding after the datagram.
+    padding: Vec<u8>,
+}
+
+/// Offsets in a built frame.
+const IP: usize = 14;
+
+impl Frame {
+    fn ihl(&self) -> usize {
+        20 + self.options.len()
+    }
+
+    fn protocol(&self) -> u8 {
+        match self.proto {
+            Proto::Tcp => 6,
+            Proto::Udp(_) => 17,
+            Proto::Icmp => 1,
+            Proto::Other(p) => p,
+        }
+    }
+
+    /// The transport segment, with its checksum computed unless that is UDP's "none".
+    fn segment(&self, src_dst: &[u8]) -> Vec<u8> {
+        let (mut seg, at) = match self.proto {
+            Proto::Tcp => {
+                let mut h = self.head.to_vec();
+                h[12] = 0x50; // data offset: 5 words
+                h[16..18].fill(0);
+                (h, Some(16))
+            }
+            Proto::Udp(_) => {
+                let mut h = self.head[..8].to_vec();
+                let len = (8 + self.payload.len()) as u16;
+                h[4..6].copy_from_slice(&len.to_be_bytes());
+                h[6..8].fill(0);
+                (h, Some(6))
+            }
+            Proto::Icmp => {
+                let mut h = self.head[..8].to_vec();
+                h[2..4].fill(0);
+                (h, Some(2))
+            }
+            Proto::Other(_) => (self.head[..4].to_vec(), None),
+        };
+        seg.extend(&self.payload);
+        let Some(at) = at else { return seg };
+        if self.proto == Proto::Udp(false) {
+            return seg;
+        }
+        let mut covered = Vec::new();
+        if self.proto != Proto::Icmp {
+            covered.extend(src_dst);
+            covered.extend([0, self.protocol()]);
+            covered.extend((seg.len() as u16).to_be_bytes());
+        }
+        covered.extend(&seg);
+        let mut c = internet_checksum(&covered);
+        if c == 0 && matches!(self.proto, Proto::Udp(_)) {
+            c = 0xffff; // RFC 768: a computed 0 is sent as all ones.
+        }
+        seg[at..at + 2].copy_from_slice(&c.to_be_bytes());
+        seg
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let f = &self.fields;
+        let seg = self.segment(&f[4..12]);
+        let total = (self.ihl() + seg.len()) as u16;
+        let mut ip = vec![0x40 | (self.ihl() / 4) as u8, f[0]];
+        ip.extend(total.to_be_bytes());
+        ip.extend(&f[1..3]);
+        ip.extend(if self.fragment {
+            [0x20, 0x08]
+        } else {
+            [0x40, 0x00]
+        });
+        ip.extend([f[3], self.protocol(), 0, 0]);
+        ip.extend(&f[4..12]);
+        ip.extend(&self.options);
+        let c = internet_checksum(&ip);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut out = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        out.extend(ip);
+        out.extend(seg);
+        out.extend(&self.padding);
+        out
+    }
+
+    /// What `verify_frame` must say after bit `bit` of byte `at` is flipped, or `None`
+    /// where the outcome depends on chance (a changed header length shifts what the
+    /// sums cover) and the flip is not made.
+    fn after_flip(&self, at: usize, bit: u8) -> Option<Expect> {
+        let ihl = self.ihl();
+        let total = IP + ihl + self.segment(&self.fields[4..12]).len();
+        let seg = IP + ihl;
+        Some(match at {
+            // MAC addresses are not checked; any change to the EtherType (12, 13)
+            // makes it something other than IPv4, which passes.
+            0..=13 => Expect::Ok,
+            // The version (IHL, the low nibble, is left alone).
+            14 if bit >= 4 => Expect::AnyError,
+            14 => return None,
+            // Total length: past the frame (malformed) or the header sum is off.
+            16 | 17 => Expect::AnyError,
+            _ if at < seg => Expect::Ipv4Header,
+            _ if at >= total => Expect::Ok,
+            _ if self.fragment => Expect::Ok,
+            _ => {
+                let off = at - seg;
+                match self.proto {
+                    Proto::Other(_) => Expect::Ok,
+                    Proto::Udp(_) if (4..6).contains(&off) => return None,
+                    // "No checksum": nothing is covered, unless the flip makes it one.
+                    Proto::Udp(false) if (6..8).contains(&off) => return None,
+                    Proto::Udp(false) => Expect::Ok,
+                    Proto::Udp(true) if (6..8).contains(&off) => {
+                        let bytes = self.bytes();
+                        let mut c = [bytes[seg + 6], bytes[seg + 7]];
+                        c[off - 6] ^= 1 << bit;
+                        if c == [0, 0] {
+                            Expect::Ok
+                        } else {
+                            Expect::Transport
+                        }
+                    }
+                    _ => Expect::Transport,
+                }
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Ok,
+    Ipv4Header,
+    Transport,
+    AnyError,
+}
+
+fn frame() -> impl Strategy<Value = Frame> {
+    (
+        prop_oneof![
+            3 => Just(Proto::Tcp),
+            2 => any::<bool>().prop_map(Proto::Udp),
+            2 => Just(Proto::Icmp),
+            1 => prop_oneof![Just(47u8), Just(0u8), Just(255u8)].prop_map(Proto::Other),
+        ],
+        (0usize..=10).prop_flat_map(|words| proptest::collection::vec(any::<u8>(), words * 4)),
+        any::<[u8; 12]>(),
+        prop_oneof![4 => Just(false), 1 => Just(true)],
+        any::<[u8; 20]>(),
+        proptest::collection::vec(any::<u8>(), 0..200),
+        prop_oneof![3 => Just(vec![]), 1 => proptest::collection::vec(any::<u8>(), 1..30)],
+    )
+        .prop_map(
+            |(proto, options, fields, fragment, head, payload, padding)| Frame {
+                proto,
+                options,
+                fields,
+                fragment,
+                head,
+                payload,
+                padding,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn frames_with_checksums_computed_here_verify(f in frame()) {
+        prop_assert_eq!(verify_frame(&f.bytes()), Ok(()), "{:?}", f);
+    }
+
+    #[test]
+    fn a_flipped_bit_under_a_checksum_is_caught_and_elsewhere_passes(
+        f in frame(),
+        at in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let mut bytes = f.bytes();
+        let at = at.index(bytes.len());
+        let Some(expect) = f.after_flip(at, bit) else { return Ok(()) };
+        bytes[at] ^= 1 << bit;
+        let got = verify_frame(&bytes);
+        let protocol = f.protocol();
+        match expect {
+            Expect::Ok => prop_assert_eq!(got, Ok(())),
+            Expect::Ipv4Header => prop_assert!(
+                matches!(got, Err(ChecksumError::Ipv4Header { .. })), "{:?}", got
+            ),
+            Expect::Transport => prop_assert!(
+                matches!(got, Err(ChecksumError::Transport { protocol: p, .. }) if p == protocol),
+                "{:?}", got
+            ),
+            Expect::AnyError => prop_assert!(got.is_err()),
+        }
+    }
+
+    #[test]
+    fn any_bytes_after_an_ipv4_ethertype_never_panic(
+        ip in proptest::collection::vec(any::<u8>(), 0..120),
+        version_ihl in prop_oneof![Just(0x45u8), 0x45u8..=0x4f, any::<u8>()],
+        protocol in prop_oneof![Just(1u8), Just(6u8), Just(17u8), any::<u8>()],
+    ) {
+        let mut bytes = vec![0u8; 12];
+        bytes.extend([0x08, 0x00, version_ihl]);
+        bytes.extend(&ip);
+        if bytes.len() > IP + 9 {
+            bytes[IP + 9] = protocol;
+        }
+        let _ = verify_frame(&bytes);
+        // Cut anywhere, too.
+        for end in 0..bytes.len() {
+            let _ = verify_frame(&bytes[..end]);
+        }
+    }
 }

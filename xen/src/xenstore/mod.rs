@@ -309,3 +309,12 @@ mod tests;
     reason = "test code: a panic is a failed test"
 )]
 mod fake;
+
+#[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    reason = "test code: a panic is a failed test"
+)]
+mod proptests;

@@ -455,6 +455,11 @@ fn decode_path(raw: &str) -> Result<String, Rejection> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic is a failed test"
+)]
 mod tests {
     use super::*;
 
@@ -549,5 +554,155 @@ mod tests {
             scan(b"\r\nGET /  HTTP/1.1\r\n", &limits),
             Scan::Reject(Rejection::Malformed)
         );
+    }
+
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use std::format;
+
+    /// Percent-decoding as RFC 3986 section 2.1 has it, written apart from the code's,
+    /// then the same checks (no NUL, UTF-8, no `..` segment, `index.html` for a `/`).
+    fn decoded(raw: &str) -> Result<String, Rejection> {
+        let b = raw.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                let hex = raw
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.len() == 2 && h.bytes().all(|c| c.is_ascii_hexdigit()))
+                    .ok_or(Rejection::InvalidPercentEncoding)?;
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        let path = String::from_utf8(out).map_err(|_| Rejection::ForbiddenPath)?;
+        if path.contains('\0') || path.split('/').any(|s| s == "..") {
+            return Err(Rejection::ForbiddenPath);
+        }
+        Ok(if path.ends_with('/') {
+            format!("{path}index.html")
+        } else {
+            path
+        })
+    }
+
+    /// `path` percent-encoded as a client might: every byte that must be, and any
+    /// other one that `also` picks, with hex digits in the case `upper` picks.
+    fn encoded(path: &str, also: &[bool], upper: bool) -> String {
+        let mut out = String::new();
+        for (k, b) in path.bytes().enumerate() {
+            let plain = unreserved(b) || sub_delim(b) || b == b'/' || b == b':' || b == b'@';
+            if plain && !also[k % also.len()] {
+                out.push(char::from(b));
+            } else if upper {
+                out.push_str(&format!("%{b:02X}"));
+            } else {
+                out.push_str(&format!("%{b:02x}"));
+            }
+        }
+        out
+    }
+
+    /// Where a `Content-Length` list may have optional whitespace.
+    fn ows() -> impl Strategy<Value = &'static str> {
+        select(&["", " ", "\t", "  ", " \t"][..])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_path_encoded_any_way_decodes_to_itself_or_is_refused(
+            path in prop_oneof![
+                "(/[a-z.+ %é]{0,4}){1,5}/?",
+                "/[^\\x00]{0,12}",
+                any::<String>().prop_map(|s| format!("/{s}")),
+            ],
+            also in proptest::collection::vec(any::<bool>(), 1..8),
+            upper in any::<bool>(),
+        ) {
+            let raw = encoded(&path, &also, upper);
+            prop_assert!(raw.bytes().all(|b| b.is_ascii_graphic()), "{:?}", raw);
+            prop_assert_eq!(decode_path(&raw), decoded(&raw));
+            let want = if path.contains('\0') || path.split('/').any(|s| s == "..") {
+                Err(Rejection::ForbiddenPath)
+            } else if path.ends_with('/') {
+                Ok(format!("{path}index.html"))
+            } else {
+                Ok(path.clone())
+            };
+            prop_assert_eq!(decode_path(&raw), want);
+        }
+
+        #[test]
+        fn any_target_bytes_decode_as_rfc_3986_says(raw in "[/a-fA-F0-9%.+~_-]{0,24}") {
+            prop_assert_eq!(decode_path(&raw), decoded(&raw));
+        }
+
+        #[test]
+        fn content_length_lists_agree_or_are_refused(
+            n in prop_oneof![0u64..100_000, any::<u64>()],
+            zeros in proptest::collection::vec(0usize..3, 1..4),
+            spaces in proptest::collection::vec(ows(), 1..5),
+            earlier in prop_oneof![Just(None), Just(Some(Err(()))), any::<u64>().prop_map(|m| Some(Ok(m)))],
+            odd in prop_oneof![Just(None), any::<u64>().prop_map(Some)],
+        ) {
+            // One line: `n` once per entry of `zeros` (with that many leading zeros),
+            // separated by commas with optional whitespace around them.
+            let mut value = String::from(spaces[0]);
+            for (k, z) in zeros.iter().enumerate() {
+                if k > 0 {
+                    value.push_str(&format!("{},{}", spaces[k % spaces.len()], spaces[(k + 1) % spaces.len()]));
+                }
+                value.push_str(&format!("{}{n}", "0".repeat(*z)));
+            }
+            value.push_str(spaces[zeros.len() % spaces.len()]);
+            let want = match earlier {
+                None => Ok(n),
+                Some(Ok(m)) if m == n => Ok(n),
+                Some(_) => Err(()),
+            };
+            prop_assert_eq!(merge_content_length(earlier, value.as_bytes()), want, "{:?}", value);
+            // One more entry that differs makes it an error.
+            if let Some(m) = odd.filter(|&m| m != n) {
+                let value = format!("{value},{m}");
+                prop_assert_eq!(merge_content_length(earlier, value.as_bytes()), Err(()));
+            }
+        }
+
+        #[test]
+        fn any_content_length_bytes_never_panic_and_only_digits_pass(
+            value in proptest::collection::vec(
+                prop_oneof![select(b"0123456789, \t".to_vec()), any::<u8>()],
+                0..24,
+            ),
+        ) {
+            if let Ok(n) = merge_content_length(None, &value) {
+                let entries: Vec<&[u8]> = value.split(|&b| b == b',').map(trim).collect();
+                prop_assert!(entries.iter().all(|e| !e.is_empty() && e.iter().all(u8::is_ascii_digit)));
+                for e in entries {
+                    let digits = core::str::from_utf8(e).unwrap();
+                    prop_assert_eq!(digits.parse::<u64>().unwrap_or(u64::MAX), n);
+                }
+            }
+        }
+
+        #[test]
+        fn hosts_with_a_forbidden_byte_are_refused(
+            host in "[a-zA-Z0-9.~_!$&'()*+,;=-]{1,16}",
+            port in prop_oneof![Just(String::new()), "[0-9]{0,5}".prop_map(|p| format!(":{p}"))],
+            at in any::<prop::sample::Index>(),
+            bad in select(b"@ /?#\"<>\\^`{|}\x7f\x00".to_vec()),
+        ) {
+            let good = format!("{host}{port}");
+            prop_assert!(valid_authority(good.as_bytes(), true), "{:?}", good);
+            let mut broken = good.clone().into_bytes();
+            broken.insert(at.index(host.len() + 1), bad);
+            prop_assert!(!valid_authority(&broken, true), "{:?}", broken);
+        }
     }
 }
