@@ -81,6 +81,14 @@ pub(crate) fn idle() {
     RUNNING_SINCE.store(0, Ordering::Relaxed);
 }
 
+/// The vCPU left idle at `now`: the scheduler runs, then a thread. The upcall for the
+/// timer that woke it comes before the scheduler has picked one; it must see the vCPU
+/// running, or it arms no timer and a thread that then runs without yielding is watched
+/// by neither watchdog (Xen's goes unkicked and ends the domain).
+pub(crate) fn woke(now: u64) {
+    switched(now);
+}
+
 /// When the timer must fire for the watchdogs at the latest: the next kick of Xen's, and
 /// (while a thread runs) the moment it would have run too long.
 pub(crate) fn deadline(now: u64, running: bool) -> Option<u64> {

@@ -2,8 +2,10 @@
 //!
 //! Command line `spin` (default): thread `spinner` runs 8 s without yielding while thread
 //! `ticker` waits to tick; the stall watchdog must name `spinner`, and `ticker` must run
-//! again afterwards. `masked`: event delivery masked and a spin for ever; Xen's domain
-//! watchdog must end the domain.
+//! again afterwards. `after-sleep`: the same, but `spinner` sleeps 1 s first, so the
+//! vCPU goes idle and the spin begins as the sleep's timer wakes it (the timer upcall then
+//! comes before a thread is chosen). `masked`: event delivery masked and a spin for ever;
+//! Xen's domain watchdog must end the domain.
 #![no_std]
 #![no_main]
 
@@ -31,12 +33,23 @@ fn main() {
             spin_without_yielding(1_000_000_000);
         }
     }
-    let ticker = sched::spawn("ticker", || {
-        sched::sleep_ns(100_000_000);
+    // `after-sleep`: the spin begins as a sleep's timer wakes the idle vCPU, 1 s after
+    // boot, when boot's xenstore traffic is over: no other event comes during the spin
+    // whose upcall could arm the check in the timer's place.
+    let pause = if cmdline.split_ascii_whitespace().any(|w| w == "after-sleep") {
+        1_000_000_000
+    } else {
+        0
+    };
+    let ticker = sched::spawn("ticker", move || {
+        sched::sleep_ns(pause + 100_000_000);
         println!("ticker: ran again after the stall");
     });
-    let spinner = sched::spawn("spinner", || {
+    let spinner = sched::spawn("spinner", move || {
         println!("stall: spinner spinning for 8 s without yielding");
+        if pause > 0 {
+            sched::sleep_ns(pause);
+        }
         spin_without_yielding(8_000_000_000);
         println!("stall: spin over");
     });

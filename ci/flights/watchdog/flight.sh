@@ -13,6 +13,11 @@ if guest_start stall /run/ferrun/stall.cfg && guest_expect stall stall.expect 60
     guest_wait_stop stall poweroff 30
 fi
 
+# The same when the spin begins as a sleep's timer wakes the idle vCPU: that timer's
+# upcall comes before a thread is chosen, and must still arm the next check.
+FERRUN_CONSOLE_TIMEOUT=60 guest_run stall-after-sleep ../images/stall stall.expect poweroff 'memory = 32' \
+    'cmdline = "after-sleep"'
+
 guest_cfg hung ../images/stall 'memory = 32' 'cmdline = "masked domain-watchdog=4"' \
     'on_watchdog = "preserve"'
 if guest_start hung /run/ferrun/hung.cfg && guest_expect hung masked.expect 60; then

@@ -5,7 +5,8 @@
 //! console pages, bootstrap page tables and stack), maps the rest of memory at its
 //! identity VA through `mmu_update`, and hands the free frames to [`frame::FrameAllocator`].
 //! It is also the heap (the global allocator) and the source of pages shared with other
-//! domains.
+//! domains, and says where the frames are ([`frame_usage`]: free, in the heap, in page
+//! tables) for leak checks.
 //!
 //! A page-table update Xen refuses is reported through the function boot registers with
 //! [`on_refused`] (the hypercall failure log, which sits above this module).
@@ -21,6 +22,7 @@ pub mod heap;
 mod imp {
     use super::frame::{FrameAllocator, FrameError};
     use crate::arch::x86_64::mm::{self as arch_mm, MapError};
+    use core::sync::atomic::{AtomicUsize, Ordering};
     use xen::abi::xen::PAGE_SIZE;
     use xen::multicall::Refusal;
 
@@ -173,6 +175,9 @@ mod imp {
 
     static MAPPED: spin::Mutex<Option<Regions>> = spin::Mutex::new(None);
 
+    /// Frames taken for page tables by [`ensure_mapped`] (they stay page tables for good).
+    static TABLE_PAGES: AtomicUsize = AtomicUsize::new(0);
+
     /// Makes sure frames `[pfn, pfn + n)` are mapped at their identity VA, mapping whole
     /// 2 MiB regions (their page tables come from frames in regions already mapped).
     fn ensure_mapped(pfn: usize, n: usize) -> Result<(), MapError> {
@@ -192,9 +197,10 @@ mod imp {
             let end = ((r + 1) * REGION_PAGES).min(m.frames) as u64;
             let regions: &Regions = m;
             let mut table_frame = || {
-                with_frames(|a| a.alloc_where(|p| regions.is_mapped(p / REGION_PAGES)))
-                    .ok()
-                    .map(|p| p as u64)
+                let pfn =
+                    with_frames(|a| a.alloc_where(|p| regions.is_mapped(p / REGION_PAGES))).ok()?;
+                TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+                Some(pfn as u64)
             };
             tables.map_identity(start, end, &mut table_frame, &mut |r| refused(r))?;
             m.set(r);
@@ -260,6 +266,37 @@ mod imp {
     /// Frames free now.
     pub fn free_pages() -> usize {
         FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_count)
+    }
+
+    /// Where the frames that were free after boot are now, apart from those lent out
+    /// (stacks, [`alloc_pages`]) that come back when freed.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct FrameUsage {
+        /// Free in the frame allocator.
+        pub free: usize,
+        /// In the heap's regions (the heap never gives a frame back).
+        pub heap: usize,
+        /// Page tables made to map memory on first use (never given back either).
+        pub page_tables: usize,
+    }
+
+    impl FrameUsage {
+        /// Frames free or kept for good by the heap and the page tables: what is left when
+        /// the lent-out frames are taken away. A leak check compares it before and after:
+        /// the heap growing or memory being mapped for the first time leaves it unchanged,
+        /// a stack or page never given back lowers it.
+        pub fn not_lent(&self) -> usize {
+            self.free + self.heap + self.page_tables
+        }
+    }
+
+    /// The frames now: free, in the heap, page tables (see [`FrameUsage`]).
+    pub fn frame_usage() -> FrameUsage {
+        FrameUsage {
+            free: free_pages(),
+            heap: HEAP.usage().1 / PAGE_SIZE,
+            page_tables: TABLE_PAGES.load(Ordering::Relaxed),
+        }
     }
 
     /// A thread stack: `pages` mapped pages with an unmapped guard page below.

@@ -701,8 +701,11 @@ fn idle(deadline: Option<u64>) {
         crate::time::earliest(deadline, crate::watchdog::deadline(now, false)).unwrap_or(0),
     );
     arch::sched_block();
-    // Leaving idle: a thread will run; arm the timer for the stall check too.
+    // Leaving idle: a thread will run; arm the timer for the stall check too. The vCPU
+    // counts as running from here, so the upcall that comes once upcalls are restored
+    // (often at once: the deadline that woke it) arms the next check in its turn.
     let now = crate::time::now_ns();
+    crate::watchdog::woke(now);
     if let Some(w) = crate::watchdog::deadline(now, true) {
         crate::time::set_timer(crate::time::earliest(deadline, Some(w)).unwrap_or(w));
     }
