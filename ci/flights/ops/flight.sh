@@ -54,6 +54,19 @@ ops_wait_gone() {
     done
 }
 
+# ops_wait_line REGEX FILE SECS: true once a line of FILE matches REGEX (grep -E), within
+# SECS seconds.
+ops_wait_line() {
+    local deadline
+    _now_us
+    deadline=$((REPLY + $3 * 1000000))
+    until grep -qE -- "$1" "$2" 2>/dev/null; do
+        _now_us
+        ((REPLY < deadline)) || return 1
+        _pause 0.2
+    done
+}
+
 # Prints FILE as a diagnostics dump.
 ops_dump() {
     echo "@@DUMP-BEGIN $2"
@@ -93,6 +106,7 @@ if guest_start httpd-xl httpd-xl.cfg && guest_expect httpd-xl listening.expect 6
         grep -q 'Action for shutdown reason code 0 is destroy' "$xl_log"; then
         step xl-poweroff httpd-xl pass "xl shutdown: hook ran, then $(grep -m1 'has shut down' "$xl_log"), destroyed (on_poweroff)"
     else
+        _guest_state httpd-xl
         step xl-poweroff httpd-xl fail "after xl shutdown: state $REPLY; $(cat /tmp/ops-shutdown.log)"
         [ ! -f "$xl_log" ] || ops_dump "$xl_log" "$xl_log"
     fi
@@ -163,10 +177,13 @@ ops_libvirt() {
             step libvirt-serve httpd-virt fail "GET / did not answer www/index.html within 30 s"
         fi
         virsh -c xen:/// shutdown httpd-virt >/tmp/ops-vshutdown.out 2>&1
+        # virsh event may print the Stopped event after the domain is gone from xl list.
         if ops_wait_gone httpd-virt 60 && guest_expect httpd-virt stopped.expect 10 &&
+            ops_wait_line "'httpd-virt': Stopped" /tmp/ops-events.out 30 &&
             grep -q "'httpd-virt': Stopped Shutdown" /tmp/ops-events.out; then
             step libvirt-shutdown httpd-virt pass "virsh shutdown: hook ran, event$(grep -o ': Stopped Shutdown' /tmp/ops-events.out), gone from xl list"
         else
+            _guest_state httpd-virt
             step libvirt-shutdown httpd-virt fail "after virsh shutdown: state $REPLY; events: $(tr '\n' '|' </tmp/ops-events.out)"
             ops_dump /var/log/libvirt/libxl/httpd-virt.log "libvirt's log of httpd-virt" 40
         fi
