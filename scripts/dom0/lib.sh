@@ -527,6 +527,64 @@ guest_run() {
     return $ok
 }
 
+# Prepares guest NAME's console stream for a guest that another toolstack is about to
+# create (virsh, scripts/run), so that guest_expect can follow it; its times count from
+# here: guest_watch NAME
+guest_watch() {
+    if [ $# -ne 1 ]; then
+        _usage "guest_watch NAME"
+        return
+    fi
+    _check_name "$1" || return
+    rm -f "$FERRUN_RUN/$1".{dumped,create.log}
+    _stream_start "$1"
+    _now_us
+    echo "$REPLY" >"$FERRUN_RUN/$1.start_us"
+}
+
+# Background job: waits for the line `ferrun-stop` on INPUT, then shuts guest NAME down
+# with `xl shutdown` (and creates /run/ferrun/NAME.stop, with the time).
+_stop_listen() {
+    local name=$1 input=$2 fd line
+    exec {fd}<>"$input" || return # read-write: a FIFO then never reports EOF
+    [ -t "$fd" ] && stty -echo <&"$fd" 2>/dev/null
+    while IFS= read -r line <&"$fd"; do
+        [ "${line//$'\r'/}" = ferrun-stop ] || continue
+        echo "$EPOCHREALTIME" >"$FERRUN_RUN/$name.stop"
+        note "stop requested on $input: xl shutdown $name"
+        xl shutdown "$name" >"$FERRUN_RUN/$name.shutdown.log" 2>&1 ||
+            note "xl shutdown $name failed: $(tail -n 1 "$FERRUN_RUN/$name.shutdown.log")"
+        return
+    done
+}
+
+# Lets guest NAME (started with guest_start) run until it shuts down: by itself, or after
+# a stop request, the line `ferrun-stop` on INPUT (default dom0's console input, where
+# `scripts/testbed run --stop-on-int` sends it on SIGINT), which shuts it down with
+# `xl shutdown` (its shutdown hooks run). Then step guest-stop checks the REASON (default
+# poweroff) and the guest is destroyed: guest_serve NAME [REASON] [INPUT]
+guest_serve() {
+    if [ $# -lt 1 ] || [ $# -gt 3 ]; then
+        _usage "guest_serve NAME [REASON] [INPUT]"
+        return
+    fi
+    local name=$1 want=${2:-poweroff} input=${3:-/dev/hvc0} listener
+    _check_name "$name" || return
+    rm -f "$FERRUN_RUN/$name.stop"
+    _stop_listen "$name" "$input" &
+    listener=$!
+    step_begin guest-stop "$name"
+    # Once a second: xl list costs dom0 about 0.1 s of CPU under TCG, which the guest needs.
+    while :; do
+        _guest_state "$name"
+        _is_shutdown "$REPLY" && break
+        _pause 1
+    done
+    kill "$listener" 2>/dev/null
+    wait "$listener" 2>/dev/null
+    guest_wait_stop "$name" "$want" 30
+}
+
 # Pins all of dom0's vCPUs to the pCPUs other than CPU: dom0_pin_away_from CPU
 dom0_pin_away_from() {
     if [ $# -ne 1 ] || [[ ! $1 =~ ^[0-9]+$ ]]; then

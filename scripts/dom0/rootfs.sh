@@ -13,8 +13,12 @@ DOM0_MIRROR=http://deb.debian.org/debian
 # Packages on top of minbase. xen-utils-4.17 pulls the xen libraries, xenstore-utils and udev;
 # bash and perl-base are needed by the vif hotplug scripts; nftables does the --net port
 # forward; curl lets flights talk to a web-server guest from dom0.
-# wrk loads web-server guests in the bench flight.
-DOM0_PACKAGES=(xen-utils-4.17 iproute2 busybox kmod bash perl-base nftables curl wrk)
+# wrk loads web-server guests in the bench flight. libvirt's daemon with its libxl driver,
+# virsh and xmllint (for virt-xml-validate) let the ops flight start a guest from
+# scripts/run's libvirt XML; libvirtd is installed, never started at boot: only that flight
+# starts it.
+DOM0_PACKAGES=(xen-utils-4.17 iproute2 busybox kmod bash perl-base nftables curl wrk
+    libvirt-daemon libvirt-daemon-driver-xen libvirt-clients libxml2-utils)
 
 # Packages unpacked (never installed or configured: no service starts) under
 # /opt/ferrun-peer, for flights to copy into a peer guest: nginx, the bench flight's
@@ -29,8 +33,13 @@ DOM0_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback x
 
 # Paths (relative to the rootfs) deleted after installation: docs, locales, caches, python3
 # (only pygrub uses it), udev's hardware database, package manager state (the package list
-# is kept in /etc/ferrun-dom0.packages).
+# is kept in /etc/ferrun-dom0.packages), and libvirt's drivers other than libxl (libvirtd
+# loads and starts every driver it finds, which takes seconds under TCG; the QEMU driver
+# comes as a dependency of libvirt-daemon).
+_dom0_lv=usr/lib/x86_64-linux-gnu/libvirt
 DOM0_PRUNE=(
+    "$_dom0_lv/connection-driver/libvirt_driver_"{qemu,network,nwfilter,nodedev,interface,secret,storage}.so
+    "$_dom0_lv/storage-backend" "$_dom0_lv/storage-file"
     usr/share/doc usr/share/man usr/share/info usr/share/locale usr/share/i18n
     usr/share/zoneinfo usr/share/lintian usr/share/bug usr/share/bash-completion
     usr/share/common-licenses usr/share/python3 usr/lib/locale

@@ -15,9 +15,11 @@
 
 extern crate alloc;
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use http::{Connection, Resource, Response, Site, StaticFile};
 use kernel::cmdline;
 use kernel::net::{self, ListenOptions, NetError, PollEntry, Recv, TcpListener, TcpStream, ready};
@@ -40,25 +42,34 @@ fn port_from_cmdline(line: &str) -> Result<u16, cmdline::BadValue<'_>> {
     Ok(port.map_or(DEFAULT_PORT, |p| u16::try_from(p).unwrap_or(DEFAULT_PORT)))
 }
 
-/// Counters for `/stats`.
-#[derive(Default, Clone, Copy)]
+/// Counters for `/stats` and the shutdown hook (only the serving thread adds to them).
 struct Counters {
-    connections_served: u64,
-    requests_served: u64,
-    refused: u64,
+    connections_served: AtomicU64,
+    requests_served: AtomicU64,
+    refused: AtomicU64,
+}
+
+static COUNTERS: Counters = Counters {
+    connections_served: AtomicU64::new(0),
+    requests_served: AtomicU64::new(0),
+    refused: AtomicU64::new(0),
+};
+
+/// Adds one to `counter`.
+fn count(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The site: the embedded files, and `/stats` made at request time.
-struct Pages<'a> {
-    counters: &'a Counters,
+struct Pages {
     open: usize,
 }
 
-impl Site for Pages<'_> {
+impl Site for Pages {
     fn lookup(&self, path: &str) -> Option<Resource> {
         if path == "/stats" {
             return Some(Resource::Dynamic {
-                body: stats_json(self.counters, self.open).into_bytes(),
+                body: stats_json(&COUNTERS, self.open).into_bytes(),
                 content_type: "application/json",
             });
         }
@@ -110,9 +121,9 @@ fn stats_json(c: &Counters, open: usize) -> String {
         heap_used,
         heap_size,
         open,
-        c.connections_served,
-        c.requests_served,
-        c.refused,
+        c.connections_served.load(Ordering::Relaxed),
+        c.requests_served.load(Ordering::Relaxed),
+        c.refused.load(Ordering::Relaxed),
         addr,
         d.rx_packets,
         d.tx_packets,
@@ -169,7 +180,7 @@ fn flush(c: &mut Conn) -> Result<bool, NetError> {
 }
 
 /// Moves one connection as far as it goes without waiting.
-fn serve(c: &mut Conn, counters: &mut Counters, open: usize, now: u64) -> Next {
+fn serve(c: &mut Conn, open: usize, now: u64) -> Next {
     if c.writing.is_none() && c.http.deadline().is_some_and(|d| now >= d) {
         c.writing = c.http.on_timeout(now).map(|r| (r, 0));
     }
@@ -180,11 +191,11 @@ fn serve(c: &mut Conn, counters: &mut Counters, open: usize, now: u64) -> Next {
             Err(_) => return Next::Close,
         }
         // The next response already parsed (pipelining), in order.
-        let pages = Pages { counters, open };
+        let pages = Pages { open };
         if let Some(r) = c.http.poll(&pages, now) {
-            counters.requests_served += 1;
+            count(&COUNTERS.requests_served);
             if r.rejection().is_some() {
-                counters.refused += 1;
+                count(&COUNTERS.refused);
             }
             c.writing = Some((r, 0));
             continue;
@@ -204,10 +215,10 @@ fn serve(c: &mut Conn, counters: &mut Counters, open: usize, now: u64) -> Next {
             Ok(Recv::Data(_)) => {}
             Ok(Recv::Eof) => {
                 c.http.peer_closed();
-                let pages = Pages { counters, open };
+                let pages = Pages { open };
                 match c.http.poll(&pages, now) {
                     Some(r) => {
-                        counters.requests_served += 1;
+                        count(&COUNTERS.requests_served);
                         c.writing = Some((r, 0));
                     }
                     None => return Next::Close,
@@ -232,13 +243,20 @@ fn main() {
     if let Err(e) = listener.set_nonblocking(true) {
         panic!("httpd: {e}");
     }
+    // `xl shutdown` (and scripts/run's Ctrl-C) runs this before the domain powers off.
+    kernel::drivers::control::on_shutdown(Box::new(|| {
+        log::info!(
+            "shutting down: {} requests served on {} connections",
+            COUNTERS.requests_served.load(Ordering::Relaxed),
+            COUNTERS.connections_served.load(Ordering::Relaxed)
+        );
+    }));
     log::info!(
         "listening on {}:{port} ({} files embedded)",
         info.address,
         FILES.len()
     );
     let mut conns: Vec<Conn> = Vec::new();
-    let mut counters = Counters::default();
     let mut entries: Vec<PollEntry> = Vec::new();
     loop {
         entries.clear();
@@ -270,7 +288,7 @@ fn main() {
                 continue;
             }
             let open = conns.len();
-            if serve(&mut conns[i], &mut counters, open, now) == Next::Close {
+            if serve(&mut conns[i], open, now) == Next::Close {
                 conns.swap_remove(i);
             }
         }
@@ -280,14 +298,14 @@ fn main() {
                     Ok(stream) => {
                         let _ = stream.set_nonblocking(true);
                         let _ = stream.set_nodelay(true);
-                        counters.connections_served += 1;
+                        count(&COUNTERS.connections_served);
                         let mut c = Conn {
                             stream,
                             http: Connection::new(now),
                             writing: None,
                         };
                         let open = conns.len() + 1;
-                        if serve(&mut c, &mut counters, open, now) == Next::Keep {
+                        if serve(&mut c, open, now) == Next::Keep {
                             conns.push(c);
                         }
                     }
