@@ -7,6 +7,7 @@
 #   @@STEP <step> <subject> <pass|fail> <detail...>   a result
 #   @@BEGIN <step> <subject>                          a step started (charged on a timeout)
 #   @@NOTE <text>                                     a remark shown to the user
+#   @@FLIGHT <name>                                   the steps that follow belong to flight <name>
 #   @@DUMP-BEGIN <title> ... @@DUMP-END               diagnostics shown to the user
 #   [NAME] <line>                                     a line of guest NAME's console
 # Guest functions return 0 when their step passed and 1 when it failed, so a flight can
@@ -90,6 +91,12 @@ step_begin() {
 # Prints a remark that scripts/testbed shows to the user.
 note() {
     echo "@@NOTE $*"
+}
+
+# Starts flight NAME: the steps that follow are its steps (scripts/testbed --results writes
+# them with this name; ci/flight runs several flights in one boot).
+flight_begin() {
+    echo "@@FLIGHT $1"
 }
 
 # Reports a misused library function as a failed step and returns 2.
