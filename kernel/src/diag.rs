@@ -12,7 +12,7 @@
 use crate::arch::x86_64::{self as arch, hypercall};
 use core::fmt;
 use xen::XenError;
-use xen::multicall::{Failure, MulticallEntry, Refusal, Result64, failures, hypercall_name};
+use xen::multicall::{Args, Failure, MulticallEntry, Refusal, Result64, failures, hypercall_name};
 
 /// A return address, shown as `function+0xNN` (or bare).
 struct Caller(u64);
@@ -23,21 +23,6 @@ impl fmt::Display for Caller {
             Some((name, off)) => write!(f, "{name}+{:#x}", off + 1),
             None => write!(f, "{:#x}", self.0),
         }
-    }
-}
-
-/// Arguments as `0x1, 0x2`.
-struct Hex<'a>(&'a [u64]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.iter().enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{a:#x}")?;
-        }
-        Ok(())
     }
 }
 
@@ -66,7 +51,7 @@ pub fn hypercall_failed(op: u32, args: &[u64], err: XenError) {
     let name = hypercall_name(u64::from(op)).unwrap_or("?");
     crate::drivers::console::print_polling(format_args!(
         "ferrun: hypercall failed: op={name} args=[{}] result={} in {at} from {from}\n",
-        Hex(args),
+        Args(args),
         Result64(-err.errno())
     ));
 }

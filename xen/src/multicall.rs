@@ -109,6 +109,22 @@ impl fmt::Display for Result64 {
     }
 }
 
+/// Hypercall arguments for a report: `0x1, 0x2` (hex, comma-separated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Args<'a>(pub &'a [u64]);
+
+impl fmt::Display for Args<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{a:#x}")?;
+        }
+        Ok(())
+    }
+}
+
 /// C: `struct multicall_entry` (x86_64): the hypercall, its result, its arguments.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,20 +172,14 @@ impl fmt::Display for Failure {
             Some(n) => write!(f, "{n}")?,
             None => write!(f, "{}", e.op)?,
         }
-        write!(f, " args=[")?;
         // Trailing zero arguments are left out, as Linux's report does.
         let used = e
             .args
             .iter()
             .rposition(|&a| a != 0)
             .map_or(0, |i| i.saturating_add(1));
-        for (i, a) in e.args.iter().take(used).enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{a:#x}")?;
-        }
-        write!(f, "] result={}", Result64(e.result))
+        let args = Args(e.args.get(..used).unwrap_or(&[]));
+        write!(f, " args=[{args}] result={}", Result64(e.result))
     }
 }
 
@@ -236,16 +246,11 @@ impl From<Refusal> for crate::XenError {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match hypercall_name(u64::from(self.op)) {
-            Some(n) => write!(f, "op={n} args=[")?,
-            None => write!(f, "op={} args=[", self.op)?,
+            Some(n) => write!(f, "op={n}")?,
+            None => write!(f, "op={}", self.op)?,
         }
-        for (i, a) in self.args().iter().enumerate() {
-            if i > 0 {
-                write!(f, ", ")?;
-            }
-            write!(f, "{a:#x}")?;
-        }
-        write!(f, "] result={}", Result64(self.err.errno().wrapping_neg()))
+        let result = Result64(self.err.errno().wrapping_neg());
+        write!(f, " args=[{}] result={result}", Args(self.args()))
     }
 }
 
