@@ -78,18 +78,26 @@ fn mmu_update(reqs: &[MmuUpdate]) -> Result<(), Refusal> {
             0,
         )
     };
-    XenError::check(ret).map(|_| ()).map_err(|e| {
-        let at = done as usize;
-        let bad = reqs
-            .get(at)
-            .copied()
-            .unwrap_or(MmuUpdate { ptr: 0, val: 0 });
-        super::hypercall::refusal(
-            nr::MMU_UPDATE,
-            &[bad.ptr, bad.val, at as u64, reqs.len() as u64],
-            e,
-        )
-    })
+    XenError::check(ret)
+        .map(|_| ())
+        .map_err(|e| mmu_refusal(reqs, done, e))
+}
+
+/// The refusal of an `mmu_update` batch that Xen stopped after `done` entries: the refused
+/// request itself (`ptr`, `val`), its index and the batch's length, rather than the pointer
+/// to the batch. Inlined, so the caller named is the batch's maker's caller.
+#[inline(always)]
+fn mmu_refusal(reqs: &[MmuUpdate], done: u32, err: XenError) -> Refusal {
+    let at = done as usize;
+    let bad = reqs
+        .get(at)
+        .copied()
+        .unwrap_or(MmuUpdate { ptr: 0, val: 0 });
+    hypercall::refusal(
+        nr::MMU_UPDATE,
+        &[bad.ptr, bad.val, at as u64, reqs.len() as u64],
+        err,
+    )
 }
 
 /// The P2M: the machine frame behind each of our pseudo-physical frames.
@@ -318,19 +326,16 @@ impl PageTables {
             let Err(err) = XenError::check(e.result) else {
                 continue;
             };
-            let none = MmuUpdate { ptr: 0, val: 0 };
-            // For mmu_update, the refused request itself rather than the pointer to it:
-            // `ptr`, `val`, its index and the batch's length.
+            // For mmu_update, the refused request itself rather than the pointer to it.
             let r = if e.op != u64::from(nr::MMU_UPDATE) {
                 hypercall::refusal(nr::UPDATE_VA_MAPPING, &e.args[..3], err)
             } else if f.index == k && !leaves.is_empty() {
-                let at = done as usize;
-                let bad = leaves.get(at).copied().unwrap_or(none);
-                let args = [bad.ptr, bad.val, at as u64, leaves.len() as u64];
-                hypercall::refusal(nr::MMU_UPDATE, &args, err)
+                mmu_refusal(leaves, done, err)
             } else {
-                let l = links.get(f.index / 2 - 1).copied().unwrap_or(none);
-                hypercall::refusal(nr::MMU_UPDATE, &[l.ptr, l.val, 0, 1], err)
+                let link = links
+                    .get(f.index / 2 - 1)
+                    .map_or(&[][..], core::slice::from_ref);
+                mmu_refusal(link, 0, err)
             };
             refused(&r);
             first.get_or_insert(r);
