@@ -26,9 +26,11 @@ pub mod error;
 pub mod fs;
 pub mod memfs;
 pub mod types;
+pub mod vfs;
 
 pub use cpio::{CpioError, CpioSummary, load_newc};
 pub use error::{FsError, Result};
 pub use fs::FileSystem;
 pub use memfs::{MemFs, MemFsOptions};
 pub use types::{DirEntry, FileType, Ino, SetAttr, Stat, StatFs, TimeSet, Timespec};
+pub use vfs::{MountId, NodeRef, OpenOptions, Vfs};
