@@ -23,14 +23,20 @@ extern crate alloc;
 
 pub mod cpio;
 pub mod error;
+pub mod eventfd;
 pub mod fs;
+pub mod locks;
 pub mod memfs;
+pub mod pipe;
 pub mod types;
 pub mod vfs;
 
 pub use cpio::{CpioError, CpioSummary, load_newc};
 pub use error::{FsError, Result};
+pub use eventfd::{EventCounter, EventError};
 pub use fs::FileSystem;
+pub use locks::{Conflict, FlockKind, FlockTable, LockKind, LockTable, Owner, Range};
 pub use memfs::{MemFs, MemFsOptions};
+pub use pipe::{PipeBuffer, PipeError};
 pub use types::{DirEntry, FileType, Ino, SetAttr, Stat, StatFs, TimeSet, Timespec};
 pub use vfs::{MountId, NodeRef, OpenOptions, Vfs};
