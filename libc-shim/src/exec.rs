@@ -2,7 +2,7 @@
 //! nothing else), give it a thread with a large stack that keeps its whole FPU state,
 //! write its first stack there and jump to its entry point in PV user mode.
 
-use crate::elf::{self, ElfError, PF_W, PF_X, Program};
+use crate::elf::{self, ElfError, PF_W, PF_X};
 use crate::initstack::{self, Start};
 use alloc::vec::Vec;
 use core::fmt;
@@ -17,7 +17,7 @@ const DEFAULT_STACK_PAGES: usize = 256;
 const STACK_GAP: u64 = 4096;
 
 /// Why a program could not be started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum ExecError {
     /// The file is not a program we can run.
     Elf(ElfError),
@@ -35,6 +35,65 @@ pub enum ExecError {
     Protect,
     /// No thread for it.
     Thread,
+    /// The file tree could not be set up.
+    Tree(crate::fs::TreeError),
+    /// The program's path names nothing runnable in the tree.
+    NotFound {
+        /// The path.
+        path: alloc::string::String,
+        /// Why.
+        why: crate::errno::Errno,
+    },
+}
+
+/// The program to run.
+#[derive(Debug, Clone, Copy)]
+pub enum Program<'a> {
+    /// A static-pie in memory (built into the image, or the domain's ramdisk).
+    Elf(&'a [u8]),
+    /// A static-pie at this path of the file tree.
+    Path(&'a str),
+}
+
+/// The program's arguments (`/proc/self/cmdline`).
+static ARGS: spin::Once<Vec<alloc::string::String>> = spin::Once::new();
+
+/// The program's arguments, `argv[0]` first.
+pub(crate) fn args() -> &'static [alloc::string::String] {
+    ARGS.get().map_or(&[], Vec::as_slice)
+}
+
+/// Reads the file at `path` of the tree.
+fn read_program(path: &str) -> Result<Vec<u8>, ExecError> {
+    let fail = |why: crate::errno::Errno| ExecError::NotFound {
+        path: alloc::string::String::from(path),
+        why,
+    };
+    let mut v = crate::fs::vfs_lock();
+    let root = v.root();
+    let node = v
+        .resolve(root, path.as_bytes(), true)
+        .map_err(|e| fail(e.into()))?;
+    let st = v.stat(node).map_err(|e| fail(e.into()))?;
+    if st.kind != vfs::FileType::Regular {
+        return Err(fail(crate::errno::Errno::EACCES));
+    }
+    let len = usize::try_from(st.size).map_err(|_| fail(crate::errno::Errno::EFBIG))?;
+    let mut buf = crate::user::buffer(len).map_err(|_| ExecError::NoMemory {
+        pages: len.div_ceil(4096),
+    })?;
+    let mut at = 0;
+    while at < len {
+        let n = v
+            .read(node, at as u64, buf.get_mut(at..).unwrap_or_default())
+            .map_err(|e| fail(e.into()))?;
+        if n == 0 {
+            break;
+        }
+        at += n;
+    }
+    buf.truncate(at);
+    Ok(buf)
 }
 
 impl fmt::Display for ExecError {
@@ -48,6 +107,8 @@ impl fmt::Display for ExecError {
             ExecError::NoMemory { pages } => write!(f, "no memory for {pages} pages"),
             ExecError::Protect => write!(f, "its code could not be made executable"),
             ExecError::Thread => write!(f, "no thread for it"),
+            ExecError::Tree(e) => write!(f, "the file tree: {e}"),
+            ExecError::NotFound { path, why } => write!(f, "{path}: {why}"),
         }
     }
 }
@@ -58,7 +119,7 @@ fn pages_of(s: &elf::Segment) -> core::ops::Range<u64> {
 }
 
 /// Loads `file` into fresh memory: its base address and what the headers said.
-fn load(file: &[u8]) -> Result<(u64, Program), ExecError> {
+fn load(file: &[u8]) -> Result<(u64, elf::Program), ExecError> {
     let prog = elf::parse(file).map_err(ExecError::Elf)?;
     for code in prog.segments.iter().filter(|s| s.flags & PF_X != 0) {
         for data in prog.segments.iter().filter(|s| s.flags & PF_W != 0) {
@@ -91,21 +152,44 @@ fn load(file: &[u8]) -> Result<(u64, Program), ExecError> {
     Ok((base, prog))
 }
 
-/// Starts `file` (a static-pie musl program) with `args` (`args[0]` is its name) in a new
-/// thread named after it, and ends the calling thread: the program ends the domain
-/// (`exit`), so this returns only an error.
-pub fn run(file: &[u8], args: &[&str]) -> ExecError {
+/// Sets up the file tree `tree`, then starts `program` (a static-pie musl program) with
+/// `args` (`args[0]` is its name) in a new thread named after it, and ends the calling
+/// thread: the program ends the domain (`exit`), so this returns only an error.
+pub fn run(program: Program<'_>, args: &[&str], tree: &crate::fs::TreeConfig<'_>) -> ExecError {
     kernel::syscall::set_handler(crate::sys::handle);
+    if let Err(e) = crate::fs::init(tree) {
+        return ExecError::Tree(e);
+    }
+    crate::fd::init_console();
+    ARGS.call_once(|| {
+        args.iter()
+            .map(|a| alloc::string::String::from(*a))
+            .collect()
+    });
+    let mut owned_file = Vec::new();
+    let file = match program {
+        Program::Elf(f) => f,
+        Program::Path(p) => match read_program(p) {
+            Ok(f) => {
+                owned_file = f;
+                owned_file.as_slice()
+            }
+            Err(e) => return e,
+        },
+    };
     let (base, prog) = match load(file) {
         Ok(l) => l,
         Err(e) => return e,
     };
+    // The copy read from the tree is not needed once its segments are loaded.
+    drop(owned_file);
     let stack_pages = prog
         .stack_size
         .map_or(DEFAULT_STACK_PAGES, |s| {
             usize::try_from(s.div_ceil(4096)).unwrap_or(0)
         })
         .max(DEFAULT_STACK_PAGES);
+    crate::process::set_stack_size(stack_pages as u64 * 4096);
     let name = args.first().copied().unwrap_or("program");
     let owned: Vec<alloc::string::String> = args
         .iter()
@@ -123,12 +207,16 @@ pub fn run(file: &[u8], args: &[&str]) -> ExecError {
 }
 
 /// The program's first thread: its stack, its FPU state, its entry.
-fn start(base: u64, prog: &Program, args: &[alloc::string::String]) -> ! {
+fn start(base: u64, prog: &elf::Program, args: &[alloc::string::String]) -> ! {
     sched::keep_fpu_state();
     let argv: Vec<&str> = args.iter().map(alloc::string::String::as_str).collect();
     let start = Start {
         args: &argv,
-        env: &["PATH=/", "TERM=xterm"],
+        env: &[
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME=/",
+            "TERM=vt100",
+        ],
         phdr: base + prog.phdr_vaddr,
         phnum: u64::from(prog.phnum),
         entry: base + prog.entry,

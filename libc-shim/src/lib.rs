@@ -18,11 +18,26 @@ pub mod elf;
 pub mod errno;
 pub mod initstack;
 pub mod nr;
+pub mod stat;
 
+#[cfg(target_os = "none")]
+mod dev;
 #[cfg(target_os = "none")]
 mod exec;
 #[cfg(target_os = "none")]
 mod fd;
+#[cfg(target_os = "none")]
+mod file;
+#[cfg(target_os = "none")]
+mod fs;
+#[cfg(target_os = "none")]
+mod io;
+#[cfg(target_os = "none")]
+mod pipe;
+#[cfg(target_os = "none")]
+mod poll;
+#[cfg(target_os = "none")]
+mod process;
 #[cfg(target_os = "none")]
 mod socket;
 #[cfg(target_os = "none")]
@@ -33,4 +48,6 @@ mod thread;
 mod user;
 
 #[cfg(target_os = "none")]
-pub use exec::{ExecError, run};
+pub use exec::{ExecError, Program, run};
+#[cfg(target_os = "none")]
+pub use fs::{TreeConfig, TreeError};

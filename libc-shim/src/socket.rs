@@ -1,58 +1,323 @@
-//! BSD sockets (IPv4 TCP and UDP), `poll`, `select` and `epoll` on the kernel's network
-//! service (`kernel::net`).
+//! BSD sockets, IPv4 TCP and UDP on the kernel's network service (`kernel::net`), as
+//! descriptor objects.
 //!
 //! A TCP socket becomes a listener at `listen` (its backlog is the kernel listener's) or a
 //! stream at `connect`/`accept`; a UDP socket gets its port at `bind` or its first send.
-//! `O_NONBLOCK` (from `socket`, `accept4` or `fcntl`) makes calls return `EAGAIN`.
-//! `epoll` is level-triggered (an edge-triggered user who reads until `EAGAIN`, as it
-//! must, sees the same thing).
+//! `O_NONBLOCK` (from `socket`, `accept4`, `fcntl` or `FIONBIO`) makes calls return
+//! `EAGAIN`. The socket's state sits behind a spin lock that is held only to look or to
+//! change it, never across a call that waits: a blocking call takes its own reference to
+//! the kernel socket first. Data moves through kernel buffers of at most [`CHUNK`] bytes,
+//! copied to or from the program, so no reference into the program's memory is held while
+//! a call waits.
 
 use crate::errno::Errno;
-use crate::fd::{self, File, Sock};
-use crate::user;
+use crate::fd::{self, Description, FileObject, Readiness, pollbits};
+use crate::stat::{StatInfo, ifmt};
+use crate::user::{self, IoVec};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use kernel::net::{self, NetError, PollEntry, Shutdown, TcpListener, TcpStream, UdpSocket, ready};
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::net::{self, NetError, Shutdown, TcpListener, TcpStream, UdpSocket};
 
 type R = Result<i64, Errno>;
 
+const AF_UNIX: u64 = 1;
 const AF_INET: u64 = 2;
 const SOCK_STREAM: u64 = 1;
 const SOCK_DGRAM: u64 = 2;
 const SOCK_NONBLOCK: u64 = 0o4000;
 const SOCK_CLOEXEC: u64 = 0o2000000;
-const O_NONBLOCK: u64 = 0o4000;
+/// `MSG_DONTWAIT`.
+const MSG_DONTWAIT: u64 = 0x40;
+/// `MSG_PEEK`.
+const MSG_PEEK: u64 = 2;
 
-const POLLIN: u16 = 1;
-const POLLOUT: u16 = 4;
-const POLLERR: u16 = 8;
-const POLLHUP: u16 = 0x10;
-const POLLNVAL: u16 = 0x20;
+/// Largest piece of data moved through the kernel at once.
+pub(crate) const CHUNK: usize = 64 * 1024;
+/// Largest UDP payload over IPv4.
+const UDP_MAX: usize = 65507;
 
-fn err(e: NetError) -> Errno {
-    match e {
-        NetError::WouldBlock => Errno::EAGAIN,
-        NetError::TimedOut => Errno::ETIMEDOUT,
-        NetError::AddrInUse { .. } => Errno(98), // EADDRINUSE
-        NetError::Unaddressable => Errno(99),    // EADDRNOTAVAIL
-        NetError::ConnectionReset => Errno(104), // ECONNRESET
-        NetError::ConnectionRefused => Errno(111), // ECONNREFUSED
-        NetError::NotConnected => Errno(107),    // ENOTCONN
-        NetError::BrokenPipe => Errno::EPIPE,
-        NetError::BadSocket(_) => Errno::EBADF,
-        NetError::MessageTooLarge => Errno(90), // EMSGSIZE
-        NetError::Down(_) => Errno(100),        // ENETDOWN
+impl From<NetError> for Errno {
+    fn from(e: NetError) -> Errno {
+        match e {
+            NetError::WouldBlock => Errno::EAGAIN,
+            NetError::TimedOut => Errno::ETIMEDOUT,
+            NetError::AddrInUse { .. } => Errno::EADDRINUSE,
+            NetError::Unaddressable => Errno::EADDRNOTAVAIL,
+            NetError::ConnectionReset => Errno::ECONNRESET,
+            NetError::ConnectionRefused => Errno::ECONNREFUSED,
+            NetError::NotConnected => Errno::ENOTCONN,
+            NetError::BrokenPipe => Errno::EPIPE,
+            NetError::BadSocket(_) => Errno::EBADF,
+            NetError::MessageTooLarge => Errno::EMSGSIZE,
+            NetError::Down(_) => Errno::ENETDOWN,
+        }
     }
+}
+
+/// What a socket is, as far as it got.
+enum Sock {
+    /// `socket(AF_INET, SOCK_STREAM)`, maybe bound to a port, not listening or connected.
+    TcpNew {
+        /// The port `bind` chose (0: none).
+        port: u16,
+        /// `TCP_NODELAY` was asked for.
+        nodelay: bool,
+    },
+    /// Listening.
+    Listener(Arc<TcpListener>),
+    /// Connected.
+    Stream(Arc<TcpStream>),
+    /// `socket(AF_INET, SOCK_DGRAM)` before `bind` or the first send.
+    UdpNew,
+    /// A UDP socket with a port, and the peer `connect` gave.
+    Udp(Arc<UdpSocket>, Option<SocketAddrV4>),
+}
+
+/// A UDP socket and the peer `connect` gave it.
+type UdpAndPeer = (Arc<UdpSocket>, Option<SocketAddrV4>);
+
+/// An IPv4 socket.
+pub(crate) struct Socket {
+    state: spin::Mutex<Sock>,
+    /// `O_NONBLOCK`, copied from the description for the kernel sockets made later.
+    nonblocking: AtomicBool,
+    /// Inode number for `fstat`.
+    ino: u64,
+}
+
+/// What a call found the socket to be, with its own references.
+enum Now {
+    TcpNew { port: u16 },
+    Listener(Arc<TcpListener>),
+    Stream(Arc<TcpStream>),
+    UdpNew,
+    Udp(Arc<UdpSocket>, Option<SocketAddrV4>),
+}
+
+impl Socket {
+    fn now(&self) -> Now {
+        match &*self.state.lock() {
+            Sock::TcpNew { port, .. } => Now::TcpNew { port: *port },
+            Sock::Listener(l) => Now::Listener(l.clone()),
+            Sock::Stream(t) => Now::Stream(t.clone()),
+            Sock::UdpNew => Now::UdpNew,
+            Sock::Udp(u, p) => Now::Udp(u.clone(), *p),
+        }
+    }
+
+    fn nb(&self) -> bool {
+        self.nonblocking.load(Ordering::Relaxed)
+    }
+
+    /// The UDP socket, bound to an ephemeral port first if it had none.
+    fn udp(&self) -> Result<Option<UdpAndPeer>, Errno> {
+        let mut g = self.state.lock();
+        if let Sock::UdpNew = *g {
+            let u = UdpSocket::bind(0)?;
+            u.set_nonblocking(self.nb())?;
+            *g = Sock::Udp(Arc::new(u), None);
+        }
+        Ok(match &*g {
+            Sock::Udp(u, p) => Some((u.clone(), *p)),
+            _ => None,
+        })
+    }
+
+    /// The connected stream (`ENOTCONN` otherwise).
+    fn stream(&self) -> Result<Arc<TcpStream>, Errno> {
+        match self.now() {
+            Now::Stream(t) => Ok(t),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    /// Sends `data` (to `to` for UDP): at most one datagram, or what fits of a stream
+    /// (all of it when blocking, moved a [`CHUNK`] at a time by the caller).
+    fn send(&self, data: &[u8], to: Option<SocketAddrV4>, dontwait: bool) -> Result<usize, Errno> {
+        if let Some((u, peer)) = self.udp()? {
+            let dest = to.or(peer).ok_or(Errno::EDESTADDRREQ)?;
+            return with_nonblocking(dontwait && !self.nb(), &*u, |u| u.send_to(data, dest));
+        }
+        let t = self.stream()?;
+        with_nonblocking(dontwait && !self.nb(), &*t, |t| t.write(data))
+    }
+
+    /// Receives into `buf` (and the sender, for UDP).
+    fn recv(&self, buf: &mut [u8], dontwait: bool) -> Result<(usize, Option<SocketAddrV4>), Errno> {
+        match self.now() {
+            Now::Udp(u, _) => {
+                let (n, from) =
+                    with_nonblocking(dontwait && !self.nb(), &*u, |u| u.recv_from(buf))?;
+                Ok((n, Some(from)))
+            }
+            Now::UdpNew => {
+                // Nothing can arrive before a port is bound: wait like Linux would (for
+                // ever, or EAGAIN).
+                if self.nb() || dontwait {
+                    Err(Errno::EAGAIN)
+                } else {
+                    let (u, _) = self.udp()?.ok_or(Errno::EINVAL)?;
+                    let (n, from) = u.recv_from(buf)?;
+                    Ok((n, Some(from)))
+                }
+            }
+            Now::Stream(t) => Ok((
+                with_nonblocking(dontwait && !self.nb(), &*t, |t| t.read(buf))?,
+                None,
+            )),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+}
+
+/// Something whose blocking mode can be switched for one call (`MSG_DONTWAIT`).
+trait Blocking {
+    fn set_nb(&self, on: bool) -> Result<(), NetError>;
+}
+impl Blocking for TcpStream {
+    fn set_nb(&self, on: bool) -> Result<(), NetError> {
+        self.set_nonblocking(on)
+    }
+}
+impl Blocking for UdpSocket {
+    fn set_nb(&self, on: bool) -> Result<(), NetError> {
+        self.set_nonblocking(on)
+    }
+}
+
+/// Runs `f` on `s`, non-blocking for this call when `temporarily` (it was blocking).
+fn with_nonblocking<S: Blocking, T>(
+    temporarily: bool,
+    s: &S,
+    f: impl FnOnce(&S) -> Result<T, NetError>,
+) -> Result<T, Errno> {
+    if temporarily {
+        s.set_nb(true)?;
+    }
+    let r = f(s);
+    if temporarily {
+        s.set_nb(false)?;
+    }
+    Ok(r?)
+}
+
+impl FileObject for Socket {
+    fn read(&self, _d: &Description, buf: &mut [u8]) -> Result<usize, Errno> {
+        Ok(self.recv(buf, false)?.0)
+    }
+
+    fn write(&self, _d: &Description, data: &[u8]) -> Result<usize, Errno> {
+        self.send(data, None, false)
+    }
+
+    fn poll(&self) -> Readiness {
+        match self.now() {
+            Now::Listener(l) => Readiness {
+                now: 0,
+                net: Some(l.id()),
+            },
+            Now::Stream(t) => Readiness {
+                now: 0,
+                net: Some(t.id()),
+            },
+            Now::Udp(u, _) => Readiness {
+                now: 0,
+                net: Some(u.id()),
+            },
+            // Linux: an unconnected TCP socket reports POLLOUT | POLLHUP; a fresh UDP
+            // socket is writable.
+            Now::TcpNew { .. } => Readiness::bits(pollbits::OUT | pollbits::HUP),
+            Now::UdpNew => Readiness::bits(pollbits::OUT),
+        }
+    }
+
+    fn stat(&self) -> Result<StatInfo, Errno> {
+        Ok(StatInfo::anonymous(
+            ifmt::SOCK,
+            0o777,
+            self.ino,
+            crate::dev::now(),
+        ))
+    }
+
+    fn set_nonblocking(&self, on: bool) {
+        self.nonblocking.store(on, Ordering::Relaxed);
+        // A kernel socket that cannot take the mode is gone already; the next call
+        // reports that.
+        let _ = match self.now() {
+            Now::Listener(l) => l.set_nonblocking(on),
+            Now::Stream(t) => t.set_nonblocking(on),
+            Now::Udp(u, _) => u.set_nonblocking(on),
+            Now::TcpNew { .. } | Now::UdpNew => Ok(()),
+        };
+    }
+
+    fn ioctl(&self, _d: &Description, req: u64, arg: u64) -> Result<i64, Errno> {
+        /// `FIONREAD`: bytes waiting to be read.
+        const FIONREAD: u64 = 0x541b;
+        match req {
+            FIONREAD => {
+                // The exact count is the stack's; "some" (1) or none is what callers
+                // use it for.
+                let r = crate::poll::ready_now(self.poll(), pollbits::IN);
+                user::write_i32(arg, i32::from(r & pollbits::IN != 0))?;
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn as_socket(&self) -> Option<&Socket> {
+        Some(self)
+    }
+}
+
+fn sock_of(d: &Description) -> Result<&Socket, Errno> {
+    d.object.as_socket().ok_or(Errno::ENOTSOCK)
+}
+
+/// A socket of the guest's own (an AF_UNIX pair): the send and receive calls without an
+/// address are its writes and reads.
+fn is_local_socket(d: &Description) -> bool {
+    d.object.as_socket().is_none()
+        && d.object
+            .stat()
+            .is_ok_and(|s| s.mode & ifmt::MASK == ifmt::SOCK)
+}
+
+/// `send*` on a local socket: the buffers written in order (a datagram pair gets one
+/// message, so they are gathered first).
+fn local_send(d: &Description, vecs: &[IoVec], flags: u64) -> R {
+    let _ = flags;
+    let total: usize = vecs.iter().map(|v| v.1).sum();
+    let data = gather(vecs, 0, total.min(CHUNK * 4))?;
+    let n = d.object.write(d, &data)?;
+    d.touch();
+    Ok(n as i64)
+}
+
+/// `recv*` on a local socket.
+fn local_recv(d: &Description, vecs: &[IoVec]) -> R {
+    for &(base, len) in vecs {
+        user::check(base, len)?;
+    }
+    let total: usize = vecs.iter().map(|v| v.1).sum();
+    let mut buf = user::buffer(total.min(CHUNK))?;
+    let n = d.object.read(d, &mut buf)?;
+    user::scatter(vecs, buf.get(..n).unwrap_or_default())?;
+    d.touch();
+    Ok(n as i64)
 }
 
 fn read_sockaddr(addr: u64, len: u64) -> Result<SocketAddrV4, Errno> {
     if len < 16 {
         return Err(Errno::EINVAL);
     }
-    let b = user::bytes(addr, 16)?;
+    let b: [u8; 16] = user::read_array(addr)?;
     if u16::from_le_bytes([b[0], b[1]]) != AF_INET as u16 {
-        return Err(Errno(97)); // EAFNOSUPPORT
+        return Err(Errno::EAFNOSUPPORT);
     }
     let port = u16::from_be_bytes([b[2], b[3]]);
     Ok(SocketAddrV4::new(
@@ -61,619 +326,417 @@ fn read_sockaddr(addr: u64, len: u64) -> Result<SocketAddrV4, Errno> {
     ))
 }
 
-/// Writes `a` as a `sockaddr_in` at `addr` (if not null), `*len` updated.
+/// Writes `a` as a `sockaddr_in` at `addr` (if not null), `*len` updated: at most the
+/// room `*len` gave is written, and `*len` says the full size (as Linux does).
 fn write_sockaddr(a: SocketAddrV4, addr: u64, len_ptr: u64) -> Result<(), Errno> {
     if addr == 0 {
         return Ok(());
     }
-    let room = usize::try_from(crate::user::read_u32(len_ptr)?).unwrap_or(0);
+    let room = user::read_i32(len_ptr)?;
+    let room = usize::try_from(room).map_err(|_| Errno::EINVAL)?;
     let mut b = [0u8; 16];
     b[0..2].copy_from_slice(&(AF_INET as u16).to_le_bytes());
     b[2..4].copy_from_slice(&a.port().to_be_bytes());
     b[4..8].copy_from_slice(&a.ip().octets());
-    user::write(addr, &b[..room.min(16)])?;
-    user::write(len_ptr, &16u32.to_le_bytes())
+    user::write(addr, b.get(..room.min(16)).unwrap_or_default())?;
+    user::write_u32(len_ptr, 16)
 }
 
-fn with_sock<T>(fdn: u64, f: impl FnOnce(&mut Sock, bool) -> Result<T, Errno>) -> Result<T, Errno> {
-    let file = fd::get(fdn)?;
-    let nb = file.nonblocking();
-    match &*file {
-        File::Socket(s, _) => f(&mut s.lock(), nb),
-        File::Epoll(_) => Err(Errno(88)), // ENOTSOCK
+/// Source of socket inode numbers.
+static NEXT_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1 << 20);
+
+fn new_socket(s: Sock, nonblocking: bool) -> Arc<Socket> {
+    Arc::new(Socket {
+        state: spin::Mutex::new(s),
+        nonblocking: AtomicBool::new(nonblocking),
+        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+    })
+}
+
+fn flags_of(ty: u64) -> u32 {
+    let mut f = fd::oflag::RDWR;
+    if ty & SOCK_NONBLOCK != 0 {
+        f |= fd::oflag::NONBLOCK;
     }
-}
-
-/// The stream of `fdn`: its own reference, so a blocking call holds no lock.
-fn stream_of(fdn: u64) -> Result<Arc<TcpStream>, Errno> {
-    match &*fd::get(fdn)? {
-        File::Socket(s, _) => match &*s.lock() {
-            Sock::Stream(t) => Ok(t.clone()),
-            _ => Err(Errno(107)), // ENOTCONN
-        },
-        File::Epoll(_) => Err(Errno(88)), // ENOTSOCK
+    if ty & SOCK_CLOEXEC != 0 {
+        f |= fd::oflag::CLOEXEC;
     }
+    f
 }
 
-/// Runs `f` on the stream of `fdn`, without any lock while it blocks.
-fn on_stream<T>(fdn: u64, f: impl FnOnce(&TcpStream) -> Result<T, NetError>) -> Result<T, Errno> {
-    let t = stream_of(fdn)?;
-    f(&t).map_err(err)
-}
-
-pub(crate) fn socket(domain: u64, ty: u64) -> R {
+pub(crate) fn socket(domain: u64, ty: u64, protocol: u64) -> R {
+    let kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if domain == AF_UNIX {
+        return crate::pipe::unix_socket(kind, flags_of(ty));
+    }
     if domain != AF_INET {
-        return Err(Errno(97)); // EAFNOSUPPORT
+        return Err(Errno::EAFNOSUPPORT);
     }
-    let nb = ty & SOCK_NONBLOCK != 0;
-    let sock = match ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC) {
-        SOCK_STREAM => Sock::TcpNew {
+    let sock = match (kind, protocol) {
+        (SOCK_STREAM, 0 | 6) => Sock::TcpNew {
             port: 0,
             nodelay: false,
         },
-        SOCK_DGRAM => Sock::UdpNew,
-        _ => return Err(Errno(94)), // ESOCKTNOSUPPORT
+        (SOCK_DGRAM, 0 | 17) => Sock::UdpNew,
+        (SOCK_STREAM | SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
     };
-    net::up().map_err(err)?;
-    Ok(i64::from(fd::install(File::socket(sock, nb))?))
+    net::up()?;
+    let nb = ty & SOCK_NONBLOCK != 0;
+    Ok(i64::from(fd::open_object(
+        new_socket(sock, nb),
+        flags_of(ty),
+    )?))
+}
+
+pub(crate) fn socketpair(domain: u64, ty: u64, protocol: u64, sv: u64) -> R {
+    if domain != AF_UNIX {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if protocol != 0 {
+        return Err(Errno::EPROTONOSUPPORT);
+    }
+    crate::pipe::socketpair(ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC), flags_of(ty), sv)
 }
 
 pub(crate) fn bind(fdn: u64, addr: u64, len: u64) -> R {
+    let d = fd::get_open(fdn)?;
+    let s = sock_of(&d)?;
     let a = read_sockaddr(addr, len)?;
-    with_sock(fdn, |s, nb| {
-        match s {
-            Sock::TcpNew { port, .. } => *port = a.port(),
-            Sock::UdpNew => {
-                let u = UdpSocket::bind(a.port()).map_err(err)?;
-                u.set_nonblocking(nb).map_err(err)?;
-                *s = Sock::Udp(Arc::new(u), None);
-            }
-            _ => return Err(Errno::EINVAL),
+    let mut g = s.state.lock();
+    match &mut *g {
+        Sock::TcpNew { port, .. } => *port = a.port(),
+        Sock::UdpNew => {
+            let u = UdpSocket::bind(a.port())?;
+            u.set_nonblocking(s.nb())?;
+            *g = Sock::Udp(Arc::new(u), None);
         }
-        Ok(0)
-    })
+        _ => return Err(Errno::EINVAL),
+    }
+    Ok(0)
 }
 
 pub(crate) fn listen(fdn: u64, backlog: u64) -> R {
-    with_sock(fdn, |s, nb| {
-        let Sock::TcpNew { port, .. } = *s else {
-            return if matches!(s, Sock::Listener(_)) {
-                Ok(0)
-            } else {
-                Err(Errno::EINVAL)
-            };
-        };
-        let opts = net::ListenOptions {
-            backlog: usize::try_from(backlog).unwrap_or(128).clamp(1, 4096),
-            ..net::ListenOptions::default()
-        };
-        let l = TcpListener::bind_with(port, opts).map_err(err)?;
-        l.set_nonblocking(nb).map_err(err)?;
-        *s = Sock::Listener(Arc::new(l));
-        Ok(0)
-    })
+    let d = fd::get_open(fdn)?;
+    let s = sock_of(&d)?;
+    let mut g = s.state.lock();
+    let port = match &*g {
+        Sock::TcpNew { port, .. } => *port,
+        Sock::Listener(_) => return Ok(0),
+        Sock::UdpNew | Sock::Udp(..) => return Err(Errno::EOPNOTSUPP),
+        Sock::Stream(_) => return Err(Errno::EINVAL),
+    };
+    let opts = net::ListenOptions {
+        // A negative or huge backlog is clamped, as Linux clamps it to somaxconn.
+        backlog: usize::try_from(backlog as i32).unwrap_or(1).clamp(1, 4096),
+        ..net::ListenOptions::default()
+    };
+    let l = TcpListener::bind_with(port, opts)?;
+    l.set_nonblocking(s.nb())?;
+    *g = Sock::Listener(Arc::new(l));
+    Ok(0)
 }
 
 pub(crate) fn accept(fdn: u64, addr: u64, len: u64, flags: u64) -> R {
-    let l = match &*fd::get(fdn)? {
-        File::Socket(s, _) => match &*s.lock() {
-            Sock::Listener(l) => l.clone(),
-            _ => return Err(Errno::EINVAL),
-        },
-        File::Epoll(_) => return Err(Errno(88)),
+    if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let d = fd::get_open(fdn)?;
+    let s = sock_of(&d)?;
+    let Now::Listener(l) = s.now() else {
+        return Err(Errno::EINVAL);
     };
-    let t = l.accept().map_err(err)?;
-    let peer = t.peer_addr().map_err(err)?;
+    // Check the address buffer before a connection is taken off the backlog.
+    if addr != 0 {
+        user::check(len, 4)?;
+    }
+    d.touch();
+    let t = l.accept()?;
+    let peer = t.peer_addr()?;
     let nb = flags & SOCK_NONBLOCK != 0;
-    t.set_nonblocking(nb).map_err(err)?;
-    let newfd = fd::install(File::socket(Sock::Stream(Arc::new(t)), nb))?;
+    t.set_nonblocking(nb)?;
+    let newfd = fd::open_object(new_socket(Sock::Stream(Arc::new(t)), nb), flags_of(flags))?;
     write_sockaddr(peer, addr, len)?;
     Ok(i64::from(newfd))
 }
 
 pub(crate) fn connect(fdn: u64, addr: u64, len: u64) -> R {
+    let d = fd::get_open(fdn)?;
+    let s = sock_of(&d)?;
     let a = read_sockaddr(addr, len)?;
-    let file = fd::get(fdn)?;
-    let File::Socket(s, nb) = &*file else {
-        return Err(Errno(88));
-    };
-    let nodelay = match &mut *s.lock() {
-        Sock::TcpNew { nodelay, .. } => *nodelay,
-        Sock::UdpNew | Sock::Udp(..) => {
-            return with_sock(fdn, |s, nb| {
-                if let Sock::UdpNew = s {
-                    let u = UdpSocket::bind(0).map_err(err)?;
-                    u.set_nonblocking(nb).map_err(err)?;
-                    *s = Sock::Udp(Arc::new(u), Some(a));
-                } else if let Sock::Udp(_, peer) = s {
-                    *peer = Some(a);
-                }
-                Ok(0)
-            });
+    let nodelay = {
+        let mut g = s.state.lock();
+        match &mut *g {
+            Sock::TcpNew { nodelay, .. } => *nodelay,
+            Sock::UdpNew => {
+                let u = UdpSocket::bind(0)?;
+                u.set_nonblocking(s.nb())?;
+                *g = Sock::Udp(Arc::new(u), Some(a));
+                return Ok(0);
+            }
+            Sock::Udp(_, peer) => {
+                *peer = Some(a);
+                return Ok(0);
+            }
+            Sock::Stream(_) => return Err(Errno::EISCONN),
+            Sock::Listener(_) => return Err(Errno::EINVAL),
         }
-        Sock::Stream(_) => return Err(Errno(106)), // EISCONN
-        Sock::Listener(_) => return Err(Errno::EINVAL),
     };
-    let t = TcpStream::connect(a, None).map_err(err)?;
-    t.set_nodelay(nodelay).map_err(err)?;
-    t.set_nonblocking(nb.load(core::sync::atomic::Ordering::Relaxed))
-        .map_err(err)?;
-    *s.lock() = Sock::Stream(Arc::new(t));
+    // The lock is not held while the handshake runs.
+    let t = TcpStream::connect(a, None)?;
+    t.set_nodelay(nodelay)?;
+    t.set_nonblocking(s.nb())?;
+    *s.state.lock() = Sock::Stream(Arc::new(t));
     Ok(0)
 }
 
-/// Sends `data` on `fdn` (to `to` for UDP): `write`, `send`, `sendto`, `sendmsg`.
-fn send(fdn: u64, data: &[u8], to: Option<SocketAddrV4>) -> R {
-    let file = fd::get(fdn)?;
-    let udp = if let File::Socket(s, nb) = &*file {
-        let mut g = s.lock();
-        if let Sock::UdpNew = *g {
-            let u = UdpSocket::bind(0).map_err(err)?;
-            u.set_nonblocking(nb.load(core::sync::atomic::Ordering::Relaxed))
-                .map_err(err)?;
-            *g = Sock::Udp(Arc::new(u), None);
+/// Sends the program's buffers `vecs` on `s` (to `to` for UDP): a datagram whole, a
+/// stream a [`CHUNK`] at a time (a short write ends a non-blocking send).
+fn send_vecs(s: &Socket, vecs: &[IoVec], to: Option<SocketAddrV4>, flags: u64) -> R {
+    let dontwait = flags & MSG_DONTWAIT != 0;
+    let total: usize = vecs.iter().map(|v| v.1).sum();
+    if s.udp()?.is_some() {
+        if total > UDP_MAX {
+            return Err(Errno::EMSGSIZE);
         }
-        match &*g {
-            Sock::Udp(u, peer) => Some((u.clone(), *peer)),
-            _ => None,
+        let data = gather(vecs, 0, total)?;
+        return Ok(s.send(&data, to, dontwait)? as i64);
+    }
+    let mut sent = 0usize;
+    while sent < total || total == 0 {
+        let n = (total - sent).min(CHUNK);
+        let data = gather(vecs, sent, n)?;
+        match s.send(&data, None, dontwait) {
+            Ok(w) => {
+                sent += w;
+                if w < n || total == 0 {
+                    break;
+                }
+            }
+            Err(e) if sent > 0 && e == Errno::EAGAIN => break,
+            Err(e) if sent > 0 => {
+                // Linux reports the bytes sent; the error comes with the next call.
+                let _ = e;
+                break;
+            }
+            Err(e) => return Err(e),
         }
-    } else {
-        None
-    };
-    if let Some((u, peer)) = udp {
-        let dest = to.or(peer).ok_or(Errno(89))?; // EDESTADDRREQ
-        return Ok(u.send_to(data, dest).map_err(err)? as i64);
     }
-    Ok(on_stream(fdn, |t| t.write(data))? as i64)
+    Ok(sent as i64)
 }
 
-/// Receives into `buf` from `fdn` (the sender for UDP).
-fn recv(fdn: u64, buf: &mut [u8]) -> Result<(usize, Option<SocketAddrV4>), Errno> {
-    let udp = match &*fd::get(fdn)? {
-        File::Socket(s, _) => match &*s.lock() {
-            Sock::Udp(u, _) => Some(u.clone()),
-            _ => None,
-        },
-        File::Epoll(_) => None,
-    };
-    if let Some(u) = udp {
-        let (n, from) = u.recv_from(buf).map_err(err)?;
-        return Ok((n, Some(from)));
+/// `len` bytes of the buffers `vecs` from byte `skip`, copied into a kernel buffer.
+pub(crate) fn gather(vecs: &[IoVec], mut skip: usize, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut out = user::buffer(len)?;
+    let mut at = 0;
+    for &(base, l) in vecs {
+        if at == len {
+            break;
+        }
+        if skip >= l {
+            skip -= l;
+            continue;
+        }
+        let take = (l - skip).min(len - at);
+        user::read_into(
+            base.wrapping_add(skip as u64),
+            out.get_mut(at..at + take).ok_or(Errno::EFAULT)?,
+        )?;
+        at += take;
+        skip = 0;
     }
-    Ok((on_stream(fdn, |t| t.read(buf))?, None))
+    Ok(out)
 }
 
-/// `write`/`writev` on a socket.
-pub(crate) fn write(fdn: u64, data: &[u8]) -> R {
-    send(fdn, data, None)
+/// Receives into the program's buffers `vecs`: one datagram, or what a stream has.
+fn recv_vecs(
+    s: &Socket,
+    vecs: &[IoVec],
+    flags: u64,
+) -> Result<(usize, Option<SocketAddrV4>), Errno> {
+    if flags & MSG_PEEK != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    for &(base, len) in vecs {
+        user::check(base, len)?;
+    }
+    let total: usize = vecs.iter().map(|v| v.1).sum();
+    let mut buf = user::buffer(total.min(CHUNK))?;
+    let (n, from) = s.recv(&mut buf, flags & MSG_DONTWAIT != 0)?;
+    user::scatter(vecs, buf.get(..n).unwrap_or_default())?;
+    Ok((n, from))
 }
 
-/// `read` on a socket.
-pub(crate) fn read(fdn: u64, buf: u64, len: u64) -> R {
-    let len = usize::try_from(len.min(1 << 20)).map_err(|_| Errno::EINVAL)?;
-    let out = user::bytes_mut(buf, len)?;
-    Ok(recv(fdn, out)?.0 as i64)
-}
-
-pub(crate) fn sendto(fdn: u64, buf: u64, len: u64, addr: u64, alen: u64) -> R {
-    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+pub(crate) fn sendto(fdn: u64, buf: u64, len: u64, flags: u64, addr: u64, alen: u64) -> R {
+    let d = fd::get_open(fdn)?;
+    if is_local_socket(&d) {
+        let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+        return local_send(&d, &[(buf, len)], flags);
+    }
+    let s = sock_of(&d)?;
+    d.touch();
     let to = if addr != 0 {
         Some(read_sockaddr(addr, alen)?)
     } else {
         None
     };
-    send(fdn, user::bytes(buf, len)?, to)
+    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+    send_vecs(s, &[(buf, len)], to, flags)
 }
 
-pub(crate) fn recvfrom(fdn: u64, buf: u64, len: u64, addr: u64, alen: u64) -> R {
-    let len = usize::try_from(len.min(1 << 20)).map_err(|_| Errno::EINVAL)?;
-    let (n, from) = recv(fdn, user::bytes_mut(buf, len)?)?;
+pub(crate) fn recvfrom(fdn: u64, buf: u64, len: u64, flags: u64, addr: u64, alen: u64) -> R {
+    let d = fd::get_open(fdn)?;
+    if is_local_socket(&d) {
+        let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+        return local_recv(&d, &[(buf, len)]);
+    }
+    let s = sock_of(&d)?;
+    d.touch();
+    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+    let (n, from) = recv_vecs(s, &[(buf, len)], flags)?;
     if let Some(f) = from {
         write_sockaddr(f, addr, alen)?;
     }
     Ok(n as i64)
 }
 
-/// The buffers of a `msghdr`'s iovec, gathered.
-fn iovecs(msg: u64) -> Result<Vec<(u64, usize)>, Errno> {
-    let iov = user::read_u64(msg + 16)?;
-    let n = user::read_u64(msg + 24)? & 0xffff_ffff;
-    if n > 1024 {
-        return Err(Errno::EINVAL);
-    }
-    let mut v = Vec::new();
-    for i in 0..n {
-        let base = user::read_u64(iov + i * 16)?;
-        let len = usize::try_from(user::read_u64(iov + i * 16 + 8)?).map_err(|_| Errno::EINVAL)?;
-        v.push((base, len));
-    }
-    Ok(v)
-}
-
-pub(crate) fn sendmsg(fdn: u64, msg: u64) -> R {
+/// The `msghdr` at `msg`: (name, namelen, iovecs).
+fn msghdr(msg: u64) -> Result<(u64, u64, Vec<IoVec>), Errno> {
     let name = user::read_u64(msg)?;
     let namelen = user::read_u64(msg + 8)? & 0xffff_ffff;
+    let iov = user::read_u64(msg + 16)?;
+    let n = user::read_u64(msg + 24)?;
+    Ok((name, namelen, user::iovecs(iov, n)?))
+}
+
+pub(crate) fn sendmsg(fdn: u64, msg: u64, flags: u64) -> R {
+    let d = fd::get_open(fdn)?;
+    let (name, namelen, vecs) = msghdr(msg)?;
+    if is_local_socket(&d) {
+        return local_send(&d, &vecs, flags);
+    }
+    let s = sock_of(&d)?;
+    d.touch();
     let to = if name != 0 {
         Some(read_sockaddr(name, namelen)?)
     } else {
         None
     };
-    let mut data = Vec::new();
-    for (base, len) in iovecs(msg)? {
-        data.extend_from_slice(user::bytes(base, len)?);
-    }
-    send(fdn, &data, to)
+    send_vecs(s, &vecs, to, flags)
 }
 
-pub(crate) fn recvmsg(fdn: u64, msg: u64) -> R {
-    let vecs = iovecs(msg)?;
-    let total: usize = vecs.iter().map(|v| v.1).sum();
-    let mut buf = alloc::vec![0u8; total.min(1 << 20)];
-    let (n, from) = recv(fdn, &mut buf)?;
-    let mut off = 0;
-    for (base, len) in vecs {
-        if off >= n {
-            break;
-        }
-        let take = len.min(n - off);
-        user::write(base, &buf[off..off + take])?;
-        off += take;
-    }
-    let name = user::read_u64(msg)?;
+pub(crate) fn recvmsg(fdn: u64, msg: u64, flags: u64) -> R {
+    let d = fd::get_open(fdn)?;
+    let (name, _, vecs) = msghdr(msg)?;
+    let (n, from) = if is_local_socket(&d) {
+        (local_recv(&d, &vecs)? as usize, None)
+    } else {
+        d.touch();
+        recv_vecs(sock_of(&d)?, &vecs, flags)?
+    };
     if let Some(f) = from
         && name != 0
     {
         write_sockaddr(f, name, msg + 8)?;
     }
     // No control data, no flags.
-    user::write(msg + 40, &0u64.to_le_bytes())?;
-    user::write(msg + 48, &0u32.to_le_bytes())?;
+    user::write_u64(msg + 40, 0)?;
+    user::write_u32(msg + 48, 0)?;
     Ok(n as i64)
 }
 
 pub(crate) fn shutdown(fdn: u64, how: u64) -> R {
+    let d = fd::get_open(fdn)?;
+    if is_local_socket(&d) {
+        if how > 2 {
+            return Err(Errno::EINVAL);
+        }
+        d.object.shutdown(how)?;
+        return Ok(0);
+    }
+    let s = sock_of(&d)?;
     let how = match how {
         0 => Shutdown::Read,
         1 => Shutdown::Write,
         2 => Shutdown::Both,
         _ => return Err(Errno::EINVAL),
     };
-    on_stream(fdn, |t| t.shutdown(how))?;
+    s.stream()?.shutdown(how)?;
     Ok(0)
 }
 
 pub(crate) fn setsockopt(fdn: u64, level: u64, name: u64, val: u64, len: u64) -> R {
     const IPPROTO_TCP: u64 = 6;
     const TCP_NODELAY: u64 = 1;
+    let d = fd::get_open(fdn)?;
+    let s = sock_of(&d)?;
+    if len > 0 && len < 4 {
+        return Err(Errno::EINVAL);
+    }
     let on = len >= 4 && user::read_u32(val)? != 0;
-    with_sock(fdn, |s, _| {
-        if level == IPPROTO_TCP && name == TCP_NODELAY {
-            match s {
-                Sock::TcpNew { nodelay, .. } => *nodelay = on,
-                Sock::Stream(t) => t.set_nodelay(on).map_err(err)?,
-                _ => {}
+    if level == IPPROTO_TCP && name == TCP_NODELAY {
+        let stream = {
+            let mut g = s.state.lock();
+            match &mut *g {
+                Sock::TcpNew { nodelay, .. } => {
+                    *nodelay = on;
+                    None
+                }
+                Sock::Stream(t) => Some(t.clone()),
+                _ => None,
             }
+        };
+        if let Some(t) = stream {
+            t.set_nodelay(on)?;
         }
-        // SO_REUSEADDR, SO_KEEPALIVE, buffer sizes: accepted, nothing to do.
-        Ok(0)
-    })
+    }
+    // SO_REUSEADDR, SO_KEEPALIVE, buffer sizes: accepted, nothing to do.
+    Ok(0)
 }
 
 pub(crate) fn getsockopt(fdn: u64, level: u64, name: u64, val: u64, len: u64) -> R {
     const SOL_SOCKET: u64 = 1;
     const SO_TYPE: u64 = 3;
     const SO_ERROR: u64 = 4;
-    let v = with_sock(fdn, |s, _| {
-        Ok(match (level, name) {
-            (SOL_SOCKET, SO_TYPE) => match s {
-                Sock::UdpNew | Sock::Udp(..) => SOCK_DGRAM as u32,
-                _ => SOCK_STREAM as u32,
-            },
-            (SOL_SOCKET, SO_ERROR) => 0,
-            _ => 0,
-        })
-    })?;
-    user::write(val, &v.to_le_bytes())?;
-    user::write(len, &4u32.to_le_bytes())?;
+    const SO_SNDBUF: u64 = 7;
+    const SO_RCVBUF: u64 = 8;
+    const SO_DOMAIN: u64 = 39;
+    let d = fd::get_open(fdn)?;
+    let s = sock_of(&d)?;
+    let v: u32 = match (level, name) {
+        (SOL_SOCKET, SO_TYPE) => match s.now() {
+            Now::UdpNew | Now::Udp(..) => SOCK_DGRAM as u32,
+            _ => SOCK_STREAM as u32,
+        },
+        (SOL_SOCKET, SO_DOMAIN) => AF_INET as u32,
+        (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF) => 16 * 1024,
+        (SOL_SOCKET, SO_ERROR) => 0,
+        _ => 0,
+    };
+    let room = user::read_i32(len)?;
+    if room < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let b = v.to_le_bytes();
+    user::write(val, b.get(..(room as usize).min(4)).unwrap_or_default())?;
+    user::write_u32(len, 4)?;
     Ok(0)
 }
 
 pub(crate) fn getsockname(fdn: u64, addr: u64, len: u64, peer: bool) -> R {
-    let a = with_sock(fdn, |s, _| {
-        let ip = net::info().map_or(Ipv4Addr::UNSPECIFIED, |i| i.address);
-        match s {
-            Sock::Stream(t) if peer => t.peer_addr().map_err(err),
-            Sock::Stream(t) => t.local_addr().map_err(err),
-            _ if peer => Err(Errno(107)),
-            Sock::Listener(l) => Ok(SocketAddrV4::new(ip, l.port())),
-            Sock::Udp(u, _) => Ok(SocketAddrV4::new(ip, u.local_port().map_err(err)?)),
-            Sock::TcpNew { port, .. } => Ok(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, *port)),
-            Sock::UdpNew => Ok(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
-        }
-    })?;
+    let d = fd::get_open(fdn)?;
+    let s = sock_of(&d)?;
+    let ip = net::info().map_or(Ipv4Addr::UNSPECIFIED, |i| i.address);
+    let a = match s.now() {
+        Now::Stream(t) if peer => t.peer_addr()?,
+        Now::Stream(t) => t.local_addr()?,
+        Now::Udp(_, Some(p)) if peer => p,
+        _ if peer => return Err(Errno::ENOTCONN),
+        Now::Listener(l) => SocketAddrV4::new(ip, l.port()),
+        Now::Udp(u, _) => SocketAddrV4::new(ip, u.local_port()?),
+        Now::TcpNew { port, .. } => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+        Now::UdpNew => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+    };
     write_sockaddr(a, addr, len)?;
     Ok(0)
-}
-
-/// `fcntl` on a socket: F_GETFL (3), F_SETFL (4), F_GETFD/F_SETFD (1, 2).
-pub(crate) fn fcntl(fdn: u64, cmd: u64, arg: u64) -> R {
-    let file = fd::get(fdn)?;
-    match cmd {
-        3 => Ok(2 | if file.nonblocking() {
-            O_NONBLOCK as i64
-        } else {
-            0
-        }),
-        4 => {
-            file.set_nonblocking(arg & O_NONBLOCK != 0);
-            Ok(0)
-        }
-        1 | 2 => Ok(0),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-/// Readiness of one descriptor as `POLL*` bits, and the socket to wait on, if any.
-fn poll_entry(fdn: i32, events: u16) -> (u16, Option<PollEntry>) {
-    if (0..=2).contains(&fdn) {
-        // stdout and stderr take writes; console input is not watched by poll (yet): a
-        // read of stdin waits for a line instead.
-        let r = if fdn == 0 { 0 } else { POLLOUT };
-        return (r & events, None);
-    }
-    let Ok(file) = fd::get(fdn as u64) else {
-        return (POLLNVAL, None);
-    };
-    let File::Socket(s, _) = &*file else {
-        return (0, None);
-    };
-    let id = match &*s.lock() {
-        Sock::Listener(l) => l.id(),
-        Sock::Stream(t) => t.id(),
-        Sock::Udp(u, _) => u.id(),
-        Sock::TcpNew { .. } | Sock::UdpNew => return (POLLOUT & events, None),
-    };
-    let mut interest = 0;
-    if events & POLLIN != 0 {
-        interest |= ready::READ;
-    }
-    if events & POLLOUT != 0 {
-        interest |= ready::WRITE;
-    }
-    (0, Some(PollEntry::new(id, interest)))
-}
-
-fn revents(r: u8, events: u16) -> u16 {
-    let mut e = 0;
-    if r & ready::READ != 0 {
-        e |= POLLIN;
-    }
-    if r & ready::WRITE != 0 {
-        e |= POLLOUT;
-    }
-    (e & events)
-        | if r & ready::HUP != 0 { POLLHUP } else { 0 }
-        | if r & ready::ERR != 0 { POLLERR } else { 0 }
-}
-
-/// Waits for `(fd, events)` pairs; returns each one's revents.
-fn wait(fds: &[(i32, u16)], deadline: Option<u64>) -> Result<Vec<u16>, Errno> {
-    let mut out = alloc::vec![0u16; fds.len()];
-    let mut entries = Vec::new();
-    let mut which = Vec::new();
-    let mut ready_now = 0;
-    for (i, &(f, ev)) in fds.iter().enumerate() {
-        let (r, entry) = poll_entry(f, ev);
-        out[i] = r;
-        if r != 0 {
-            ready_now += 1;
-        }
-        if let Some(e) = entry {
-            entries.push(e);
-            which.push(i);
-        }
-    }
-    let deadline = if ready_now > 0 { Some(0) } else { deadline };
-    if !entries.is_empty() {
-        net::poll(&mut entries, deadline).map_err(err)?;
-        for (e, &i) in entries.iter().zip(&which) {
-            out[i] |= revents(e.ready, fds[i].1);
-        }
-    } else if ready_now == 0 {
-        match deadline {
-            Some(d) => kernel::sched::sleep_until(d),
-            None => kernel::sched::exit(),
-        }
-    }
-    Ok(out)
-}
-
-fn ms_deadline(ms: i64) -> Option<u64> {
-    (ms >= 0).then(|| kernel::time::now_ns().saturating_add((ms as u64).saturating_mul(1_000_000)))
-}
-
-fn ts_deadline(ts: u64) -> Result<Option<u64>, Errno> {
-    if ts == 0 {
-        return Ok(None);
-    }
-    let (sec, nsec) = user::read_timespec(ts)?;
-    let ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
-    Ok(Some(kernel::time::now_ns().saturating_add(ns)))
-}
-
-fn poll_with(fds: u64, n: u64, deadline: Option<u64>) -> R {
-    if n > fd::MAX_FDS as u64 {
-        return Err(Errno::EINVAL);
-    }
-    let mut list = Vec::new();
-    for i in 0..n {
-        let b = user::bytes(fds + i * 8, 8)?;
-        list.push((
-            i32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            u16::from_le_bytes([b[4], b[5]]),
-        ));
-    }
-    let out = wait(&list, deadline)?;
-    let mut count = 0;
-    for (i, r) in out.iter().enumerate() {
-        user::write(fds + i as u64 * 8 + 6, &r.to_le_bytes())?;
-        if *r != 0 {
-            count += 1;
-        }
-    }
-    Ok(count)
-}
-
-pub(crate) fn poll(fds: u64, n: u64, timeout_ms: u64) -> R {
-    poll_with(fds, n, ms_deadline(timeout_ms as i32 as i64))
-}
-
-pub(crate) fn ppoll(fds: u64, n: u64, ts: u64) -> R {
-    poll_with(fds, n, ts_deadline(ts)?)
-}
-
-/// `select`/`pselect6` over fd_sets (bitmaps of `nfds` bits).
-pub(crate) fn select(nfds: u64, rd: u64, wr: u64, ex: u64, deadline: Option<u64>) -> R {
-    let nfds = nfds.min(fd::MAX_FDS as u64);
-    let words = nfds.div_ceil(64);
-    let read_set = |p: u64| -> Result<Vec<u64>, Errno> {
-        (0..words)
-            .map(|i| {
-                if p == 0 {
-                    Ok(0)
-                } else {
-                    user::read_u64(p + i * 8)
-                }
-            })
-            .collect()
-    };
-    let (r, w) = (read_set(rd)?, read_set(wr)?);
-    let mut list = Vec::new();
-    for f in 0..nfds {
-        let bit = |s: &Vec<u64>| s[(f / 64) as usize] & (1 << (f % 64)) != 0;
-        let ev = if bit(&r) { POLLIN } else { 0 } | if bit(&w) { POLLOUT } else { 0 };
-        if ev != 0 {
-            list.push((f as i32, ev));
-        }
-    }
-    let out = wait(&list, deadline)?;
-    let (mut ro, mut wo) = (
-        alloc::vec![0u64; words as usize],
-        alloc::vec![0u64; words as usize],
-    );
-    let mut count = 0;
-    for (&(f, _), &rv) in list.iter().zip(&out) {
-        let (i, b) = ((f / 64) as usize, 1u64 << (f % 64));
-        if rv & (POLLIN | POLLHUP | POLLERR) != 0 && r[i] & b != 0 {
-            ro[i] |= b;
-            count += 1;
-        }
-        if rv & (POLLOUT | POLLERR) != 0 && w[i] & b != 0 {
-            wo[i] |= b;
-            count += 1;
-        }
-    }
-    for (p, set) in [(rd, &ro), (wr, &wo)] {
-        if p != 0 {
-            for (i, v) in set.iter().enumerate() {
-                user::write_u64(p + i as u64 * 8, *v)?;
-            }
-        }
-    }
-    if ex != 0 {
-        for i in 0..words {
-            user::write_u64(ex + i * 8, 0)?;
-        }
-    }
-    Ok(count)
-}
-
-pub(crate) fn select_timeval(nfds: u64, rd: u64, wr: u64, ex: u64, tv: u64) -> R {
-    let deadline = if tv == 0 {
-        None
-    } else {
-        let us = user::read_u64(tv)?
-            .saturating_mul(1_000_000)
-            .saturating_add(user::read_u64(tv + 8)?);
-        Some(kernel::time::now_ns().saturating_add(us.saturating_mul(1000)))
-    };
-    select(nfds, rd, wr, ex, deadline)
-}
-
-pub(crate) fn pselect(nfds: u64, rd: u64, wr: u64, ex: u64, ts: u64) -> R {
-    select(nfds, rd, wr, ex, ts_deadline(ts)?)
-}
-
-pub(crate) fn epoll_create() -> R {
-    Ok(i64::from(fd::install(File::Epoll(spin::Mutex::new(
-        alloc::collections::BTreeMap::new(),
-    )))?))
-}
-
-pub(crate) fn epoll_ctl(epfd: u64, op: u64, fdn: u64, ev: u64) -> R {
-    const ADD: u64 = 1;
-    const DEL: u64 = 2;
-    const MOD: u64 = 3;
-    let file = fd::get(epfd)?;
-    let File::Epoll(set) = &*file else {
-        return Err(Errno::EINVAL);
-    };
-    let target = i32::try_from(fdn).map_err(|_| Errno::EBADF)?;
-    if !fd::is_console(fdn) {
-        fd::get(fdn)?;
-    }
-    let mut set = set.lock();
-    match op {
-        ADD | MOD => {
-            let b = user::bytes(ev, 12)?;
-            let events = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            let mut d = [0u8; 8];
-            d.copy_from_slice(&b[4..12]);
-            if op == ADD && set.contains_key(&target) {
-                return Err(Errno::EEXIST);
-            }
-            if op == MOD && !set.contains_key(&target) {
-                return Err(Errno::ENOENT);
-            }
-            set.insert(target, (events, u64::from_le_bytes(d)));
-        }
-        DEL => {
-            set.remove(&target).ok_or(Errno::ENOENT)?;
-        }
-        _ => return Err(Errno::EINVAL),
-    }
-    Ok(0)
-}
-
-pub(crate) fn epoll_wait(epfd: u64, events: u64, max: u64, timeout_ms: u64) -> R {
-    let file = fd::get(epfd)?;
-    let File::Epoll(set) = &*file else {
-        return Err(Errno::EINVAL);
-    };
-    if max == 0 || max > 4096 {
-        return Err(Errno::EINVAL);
-    }
-    // Descriptors closed since they were added leave the set (as Linux does on close).
-    let list: Vec<(i32, u32, u64)> = {
-        let mut s = set.lock();
-        s.retain(|&f, _| fd::is_console(f as u64) || fd::get(f as u64).is_ok());
-        s.iter().map(|(&f, &(e, d))| (f, e, d)).collect()
-    };
-    let pairs: Vec<(i32, u16)> = list
-        .iter()
-        .map(|&(f, e, _)| (f, (e & 0xffff) as u16))
-        .collect();
-    let out = wait(&pairs, ms_deadline(timeout_ms as i32 as i64))?;
-    let mut n = 0u64;
-    for (&(_, _, data), &r) in list.iter().zip(&out) {
-        if r == 0 || n == max {
-            continue;
-        }
-        let mut rec = [0u8; 12];
-        rec[0..4].copy_from_slice(&u32::from(r).to_le_bytes());
-        rec[4..12].copy_from_slice(&data.to_le_bytes());
-        user::write(events + n * 12, &rec)?;
-        n += 1;
-    }
-    Ok(n as i64)
 }

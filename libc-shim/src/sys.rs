@@ -8,7 +8,7 @@
 
 use crate::errno::Errno;
 use crate::nr::{self, num};
-use crate::{fd, socket, thread, user};
+use crate::{fd, fs, io, pipe, poll, process, socket, thread, user};
 use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::syscall::SyscallFrame;
@@ -19,8 +19,6 @@ type R = Result<i64, Errno>;
 const ARCH_SET_FS: u64 = 0x1002;
 /// `ARCH_GET_FS`.
 const ARCH_GET_FS: u64 = 0x1003;
-/// `TIOCGWINSZ`.
-const TIOCGWINSZ: u64 = 0x5413;
 /// `MAP_ANONYMOUS`.
 const MAP_ANONYMOUS: u64 = 0x20;
 /// `MAP_FIXED`.
@@ -49,48 +47,139 @@ fn not_implemented(nr: u64) -> R {
 
 /// The kernel's system-call handler (installed by `exec::run`).
 pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
+    const AT_FDCWD: u64 = -100i64 as u64;
     let r = match f.nr {
-        num::WRITE => write(f.rdi, f.rsi, f.rdx),
-        num::WRITEV => writev(f.rdi, f.rsi, f.rdx),
-        num::READ => read(f.rdi, f.rsi, f.rdx),
-        num::READV => readv(f.rdi, f.rsi, f.rdx),
-        num::IOCTL => ioctl(f.rdi, f.rsi, f.rdx),
-        num::CLOSE => fd::close(f.rdi).map(|()| 0),
-        num::LSEEK => fd_check(f.rdi).and(Err(Errno::ESPIPE)),
-        num::OPEN | num::OPENAT => Err(Errno::ENOENT),
-        num::FCNTL if fd::is_console(f.rdi) => Ok(if f.rsi == 3 { 2 } else { 0 }),
-        num::FCNTL => socket::fcntl(f.rdi, f.rsi, f.rdx),
-        num::SOCKET => socket::socket(f.rdi, f.rsi),
+        // Descriptors.
+        num::READ => io::read(f.rdi, f.rsi, f.rdx),
+        num::WRITE => io::write(f.rdi, f.rsi, f.rdx),
+        num::READV => io::readv(f.rdi, f.rsi, f.rdx),
+        num::WRITEV => io::writev(f.rdi, f.rsi, f.rdx),
+        num::PREAD64 => io::pread64(f.rdi, f.rsi, f.rdx, f.r10),
+        num::PWRITE64 => io::pwrite64(f.rdi, f.rsi, f.rdx, f.r10),
+        num::PREADV | num::PREADV2 => io::preadv(f.rdi, f.rsi, f.rdx, f.r10),
+        num::PWRITEV | num::PWRITEV2 => io::pwritev(f.rdi, f.rsi, f.rdx, f.r10),
+        num::LSEEK => io::lseek(f.rdi, f.rsi, f.rdx),
+        num::IOCTL => io::ioctl(f.rdi, f.rsi, f.rdx),
+        num::FCNTL => io::fcntl(f.rdi, f.rsi, f.rdx),
+        num::FLOCK => io::flock(f.rdi, f.rsi),
+        num::CLOSE => io::close(f.rdi),
+        num::CLOSE_RANGE => io::close_range(f.rdi, f.rsi, f.rdx),
+        num::DUP => io::dup(f.rdi),
+        num::DUP2 => io::dup2(f.rdi, f.rsi),
+        num::DUP3 => io::dup3(f.rdi, f.rsi, f.rdx),
+        num::FSYNC => io::fsync(f.rdi, false),
+        num::FDATASYNC => io::fsync(f.rdi, true),
+        num::SYNC => Ok(0),
+        num::SYNCFS => io::fsync(f.rdi, false).or(Ok(0)),
+        num::SENDFILE => io::sendfile(f.rdi, f.rsi, f.rdx, f.r10),
+        num::COPY_FILE_RANGE => io::copy_file_range(f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9),
+        num::FADVISE64 | num::READAHEAD => fd::get_open(f.rdi).map(|_| 0),
+        num::PIPE => pipe::pipe2(f.rdi, 0),
+        num::PIPE2 => pipe::pipe2(f.rdi, f.rsi),
+        num::EVENTFD => pipe::eventfd2(f.rdi, 0),
+        num::EVENTFD2 => pipe::eventfd2(f.rdi, f.rsi),
+        // Paths.
+        num::OPEN => fs::openat(AT_FDCWD, f.rdi, f.rsi, f.rdx),
+        num::CREAT => fs::openat(AT_FDCWD, f.rdi, 0o1101, f.rsi),
+        num::OPENAT => fs::openat(f.rdi, f.rsi, f.rdx, f.r10),
+        num::STAT => fs::newfstatat(AT_FDCWD, f.rdi, f.rsi, 0),
+        num::LSTAT => fs::newfstatat(AT_FDCWD, f.rdi, f.rsi, 0x100),
+        num::FSTAT => fs::fstat(f.rdi, f.rsi),
+        num::NEWFSTATAT => fs::newfstatat(f.rdi, f.rsi, f.rdx, f.r10),
+        num::STATX => fs::statx(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::ACCESS => fs::faccessat(AT_FDCWD, f.rdi, f.rsi, 0),
+        num::FACCESSAT => fs::faccessat(f.rdi, f.rsi, f.rdx, 0),
+        num::FACCESSAT2 => fs::faccessat(f.rdi, f.rsi, f.rdx, f.r10),
+        num::GETCWD => fs::getcwd(f.rdi, f.rsi),
+        num::CHDIR => fs::chdir(f.rdi),
+        num::FCHDIR => fs::fchdir(f.rdi),
+        num::MKDIR => fs::mkdirat(AT_FDCWD, f.rdi, f.rsi),
+        num::MKDIRAT => fs::mkdirat(f.rdi, f.rsi, f.rdx),
+        num::MKNOD => fs::mknodat(AT_FDCWD, f.rdi, f.rsi, f.rdx),
+        num::MKNODAT => fs::mknodat(f.rdi, f.rsi, f.rdx, f.r10),
+        num::RMDIR => fs::unlinkat(AT_FDCWD, f.rdi, 0x200),
+        num::UNLINK => fs::unlinkat(AT_FDCWD, f.rdi, 0),
+        num::UNLINKAT => fs::unlinkat(f.rdi, f.rsi, f.rdx),
+        num::RENAME => fs::renameat2(AT_FDCWD, f.rdi, AT_FDCWD, f.rsi, 0),
+        num::RENAMEAT => fs::renameat2(f.rdi, f.rsi, f.rdx, f.r10, 0),
+        num::RENAMEAT2 => fs::renameat2(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::LINK => fs::linkat(AT_FDCWD, f.rdi, AT_FDCWD, f.rsi, 0),
+        num::LINKAT => fs::linkat(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::SYMLINK => fs::symlinkat(f.rdi, AT_FDCWD, f.rsi),
+        num::SYMLINKAT => fs::symlinkat(f.rdi, f.rsi, f.rdx),
+        num::READLINK => fs::readlinkat(AT_FDCWD, f.rdi, f.rsi, f.rdx),
+        num::READLINKAT => fs::readlinkat(f.rdi, f.rsi, f.rdx, f.r10),
+        num::TRUNCATE => fs::truncate(f.rdi, f.rsi),
+        num::FTRUNCATE => fs::ftruncate(f.rdi, f.rsi),
+        num::FALLOCATE => fs::fallocate(f.rdi, f.rsi, f.rdx, f.r10),
+        num::GETDENTS64 => fs::getdents64(f.rdi, f.rsi, f.rdx),
+        num::UMASK => fs::umask(f.rdi),
+        num::CHMOD => fs::fchmodat(AT_FDCWD, f.rdi, f.rsi),
+        num::FCHMODAT => fs::fchmodat(f.rdi, f.rsi, f.rdx),
+        num::FCHMOD => fs::fchmod(f.rdi, f.rsi),
+        num::CHOWN => fs::fchownat(AT_FDCWD, f.rdi, f.rsi, f.rdx, 0),
+        num::LCHOWN => fs::fchownat(AT_FDCWD, f.rdi, f.rsi, f.rdx, 0x100),
+        num::FCHOWN => fs::fchownat(f.rdi, 0, f.rsi, f.rdx, 0),
+        num::FCHOWNAT => fs::fchownat(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::UTIMENSAT => fs::utimensat(f.rdi, f.rsi, f.rdx, f.r10),
+        num::STATFS => fs::statfs(f.rdi, f.rsi),
+        num::FSTATFS => fs::fstatfs(f.rdi, f.rsi),
+        // Sockets.
+        num::SOCKET => socket::socket(f.rdi, f.rsi, f.rdx),
+        num::SOCKETPAIR => socket::socketpair(f.rdi, f.rsi, f.rdx, f.r10),
         num::BIND => socket::bind(f.rdi, f.rsi, f.rdx),
         num::LISTEN => socket::listen(f.rdi, f.rsi),
         num::ACCEPT => socket::accept(f.rdi, f.rsi, f.rdx, 0),
         num::ACCEPT4 => socket::accept(f.rdi, f.rsi, f.rdx, f.r10),
         num::CONNECT => socket::connect(f.rdi, f.rsi, f.rdx),
-        num::SENDTO => socket::sendto(f.rdi, f.rsi, f.rdx, f.r8, f.r9),
-        num::RECVFROM => socket::recvfrom(f.rdi, f.rsi, f.rdx, f.r8, f.r9),
-        num::SENDMSG => socket::sendmsg(f.rdi, f.rsi),
-        num::RECVMSG => socket::recvmsg(f.rdi, f.rsi),
+        num::SENDTO => socket::sendto(f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9),
+        num::RECVFROM => socket::recvfrom(f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9),
+        num::SENDMSG => socket::sendmsg(f.rdi, f.rsi, f.rdx),
+        num::RECVMSG => socket::recvmsg(f.rdi, f.rsi, f.rdx),
         num::SHUTDOWN => socket::shutdown(f.rdi, f.rsi),
         num::SETSOCKOPT => socket::setsockopt(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
         num::GETSOCKOPT => socket::getsockopt(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
         num::GETSOCKNAME => socket::getsockname(f.rdi, f.rsi, f.rdx, false),
         num::GETPEERNAME => socket::getsockname(f.rdi, f.rsi, f.rdx, true),
-        num::POLL => socket::poll(f.rdi, f.rsi, f.rdx),
-        num::PPOLL => socket::ppoll(f.rdi, f.rsi, f.rdx),
-        num::SELECT => socket::select_timeval(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
-        num::PSELECT6 => socket::pselect(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
-        num::EPOLL_CREATE1 => socket::epoll_create(),
-        num::EPOLL_CTL => socket::epoll_ctl(f.rdi, f.rsi, f.rdx, f.r10),
-        num::EPOLL_WAIT | num::EPOLL_PWAIT => socket::epoll_wait(f.rdi, f.rsi, f.rdx, f.r10),
+        // Waiting on descriptors.
+        num::POLL => poll::poll(f.rdi, f.rsi, f.rdx),
+        num::PPOLL => poll::ppoll(f.rdi, f.rsi, f.rdx),
+        num::SELECT => poll::select_timeval(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::PSELECT6 => poll::pselect(f.rdi, f.rsi, f.rdx, f.r10, f.r8),
+        num::EPOLL_CREATE => {
+            if (f.rdi as i32) <= 0 {
+                Err(Errno::EINVAL)
+            } else {
+                poll::epoll_create(0)
+            }
+        }
+        num::EPOLL_CREATE1 => poll::epoll_create(f.rdi),
+        num::EPOLL_CTL => poll::epoll_ctl(f.rdi, f.rsi, f.rdx, f.r10),
+        num::EPOLL_WAIT | num::EPOLL_PWAIT => poll::epoll_wait_ms(f.rdi, f.rsi, f.rdx, f.r10),
+        num::EPOLL_PWAIT2 => poll::epoll_pwait2(f.rdi, f.rsi, f.rdx, f.r10),
+        // The process.
+        num::GETRLIMIT => process::getrlimit(f.rdi, f.rsi),
+        num::SETRLIMIT => process::setrlimit(f.rdi, f.rsi),
+        num::PRLIMIT64 => process::prlimit64(f.rdi, f.rsi, f.rdx, f.r10),
+        num::SYSINFO => process::sysinfo(f.rdi),
+        num::GETRUSAGE => process::getrusage(f.rdi, f.rsi),
+        num::TIMES => process::times(f.rdi),
+        num::SCHED_GETAFFINITY => process::sched_getaffinity(f.rdi, f.rsi, f.rdx),
+        num::SCHED_SETAFFINITY => process::sched_setaffinity(f.rdi, f.rsi, f.rdx),
         num::ARCH_PRCTL => arch_prctl(f.rdi, f.rsi),
         num::SET_TID_ADDRESS => thread::set_tid_address(f.rdi),
         num::CLONE => thread::clone(f),
         num::FUTEX => thread::futex(f),
         num::PRCTL => thread::prctl(f.rdi, f.rsi),
         num::GETTID => Ok(crate::thread::tid() as i64),
-        num::GETPID => Ok(1),
+        num::GETPID | num::GETPGRP | num::GETSID => Ok(i64::from(crate::file::PID)),
+        num::GETPGID => Ok(i64::from(crate::file::PID)),
         num::GETPPID => Ok(0),
         num::GETUID | num::GETEUID | num::GETGID | num::GETEGID => Ok(0),
+        num::GETRESUID | num::GETRESGID => getres(f.rdi, f.rsi, f.rdx),
+        num::GETGROUPS => Ok(0),
+        num::SETUID | num::SETGID | num::SETGROUPS | num::SETSID | num::SETPGID => Ok(0),
+        num::SETRESUID | num::SETRESGID | num::SETREUID | num::SETREGID => Ok(0),
         num::EXIT => thread::exit_thread(f.rdi),
         num::EXIT_GROUP => exit_program(f.rdi),
         num::BRK => Ok(0),
@@ -126,120 +215,11 @@ pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
     ret
 }
 
-fn fd_check(fd: u64) -> Result<(), Errno> {
-    if fd <= 2 { Ok(()) } else { Err(Errno::EBADF) }
-}
-
-fn write(fd: u64, buf: u64, len: u64) -> R {
-    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
-    let data = user::bytes(buf, len)?;
-    match fd {
-        1 | 2 => {
-            kernel::drivers::console::write_bytes(data);
-            Ok(len as i64)
-        }
-        0 => Err(Errno::EBADF),
-        _ => socket::write(fd, data),
+/// `getresuid`/`getresgid`: root for all three.
+fn getres(a: u64, b: u64, c: u64) -> R {
+    for p in [a, b, c] {
+        user::write_u32(p, 0)?;
     }
-}
-
-/// The buffers of an iovec array.
-fn iovec(iov: u64, count: u64) -> Result<alloc::vec::Vec<(u64, usize)>, Errno> {
-    if count > 1024 {
-        return Err(Errno::EINVAL);
-    }
-    (0..count)
-        .map(|i| {
-            let base = user::read_u64(iov + i * 16)?;
-            let len =
-                usize::try_from(user::read_u64(iov + i * 16 + 8)?).map_err(|_| Errno::EINVAL)?;
-            Ok((base, len))
-        })
-        .collect()
-}
-
-fn writev(fd: u64, iov: u64, count: u64) -> R {
-    let vecs = iovec(iov, count)?;
-    match fd {
-        1 | 2 => {
-            let mut total = 0i64;
-            for (base, len) in vecs {
-                kernel::drivers::console::write_bytes(user::bytes(base, len)?);
-                total += len as i64;
-            }
-            Ok(total)
-        }
-        0 => Err(Errno::EBADF),
-        _ => {
-            let mut data = alloc::vec::Vec::new();
-            for (base, len) in vecs {
-                data.extend_from_slice(user::bytes(base, len)?);
-            }
-            socket::write(fd, &data)
-        }
-    }
-}
-
-/// Reads console input into `buf`: one line at a time (what is typed at `xl console`),
-/// with its `\n`, waiting for it.
-fn read_console(buf: u64, len: u64) -> R {
-    let len = usize::try_from(len.min(4096)).map_err(|_| Errno::EINVAL)?;
-    if len == 0 {
-        return Ok(0);
-    }
-    let line = kernel::drivers::console::read_line(len.saturating_sub(1).max(1))
-        .map_err(|_| Errno::EIO)?;
-    let mut bytes = alloc::vec::Vec::from(line.as_bytes());
-    if bytes.len() < len {
-        bytes.push(b'\n');
-    }
-    user::write(buf, &bytes)?;
-    Ok(bytes.len() as i64)
-}
-
-fn read(fd: u64, buf: u64, len: u64) -> R {
-    match fd {
-        0 => read_console(buf, len),
-        1 | 2 => Err(Errno::EBADF),
-        _ => socket::read(fd, buf, len),
-    }
-}
-
-fn readv(fd: u64, iov: u64, count: u64) -> R {
-    let vecs = iovec(iov, count)?;
-    match fd {
-        1 | 2 => Err(Errno::EBADF),
-        _ => {
-            // One read into the first non-empty buffer (a short read is allowed).
-            match vecs.into_iter().find(|v| v.1 > 0) {
-                Some((base, len)) => read(fd, base, len as u64),
-                None => Ok(0),
-            }
-        }
-    }
-}
-
-fn ioctl(fd: u64, req: u64, arg: u64) -> R {
-    /// `FIONBIO`: set or clear non-blocking mode.
-    const FIONBIO: u64 = 0x5421;
-    if !fd::is_console(fd) {
-        if req == FIONBIO {
-            let on = user::read_u32(arg)? != 0;
-            fd::get(fd)?.set_nonblocking(on);
-            return Ok(0);
-        }
-        fd::get(fd)?;
-        return Err(Errno::ENOTTY);
-    }
-    if req != TIOCGWINSZ {
-        return Err(Errno::ENOTTY);
-    }
-    // struct winsize { rows, cols, xpixel, ypixel }: the console is a terminal, so stdio
-    // line-buffers it.
-    let mut ws = [0u8; 8];
-    ws[0..2].copy_from_slice(&25u16.to_le_bytes());
-    ws[2..4].copy_from_slice(&80u16.to_le_bytes());
-    user::write(arg, &ws)?;
     Ok(0)
 }
 
@@ -273,7 +253,7 @@ pub(crate) fn exit_program(status: u64) -> R {
 /// True when the bytes before `ret` end in a `call` (E8 rel32, or FF /2 through a
 /// register or memory): `ret` is then a return address, not just a number.
 fn after_call(ret: u64) -> bool {
-    let Ok(b) = user::bytes(ret.saturating_sub(7), 7) else {
+    let Ok(b) = user::read_array::<7>(ret.saturating_sub(7)) else {
         return false;
     };
     b[2] == 0xe8
@@ -374,7 +354,7 @@ fn mprotect(prot: u64) -> R {
 
 fn sigprocmask(old: u64, size: u64) -> R {
     if old != 0 {
-        user::bytes_mut(old, usize::try_from(size.min(128)).unwrap_or(8))?.fill(0);
+        user::zero(old, usize::try_from(size.min(128)).unwrap_or(8))?;
     }
     Ok(0)
 }
@@ -382,7 +362,7 @@ fn sigprocmask(old: u64, size: u64) -> R {
 fn sigaction(old: u64, size: u64) -> R {
     if old != 0 {
         // struct k_sigaction: handler, flags, restorer, mask.
-        user::bytes_mut(old, 24 + usize::try_from(size.min(128)).unwrap_or(8))?.fill(0);
+        user::zero(old, 24 + usize::try_from(size.min(128)).unwrap_or(8))?;
     }
     Ok(0)
 }
@@ -499,12 +479,18 @@ pub(crate) fn random_bytes() -> [u8; 16] {
     b
 }
 
+/// Fills `buf` with random bytes.
+pub(crate) fn fill_random(buf: &mut [u8]) {
+    for chunk in buf.chunks_mut(8) {
+        let r = next_random().to_le_bytes();
+        chunk.copy_from_slice(r.get(..chunk.len()).unwrap_or_default());
+    }
+}
+
 fn getrandom(buf: u64, len: u64) -> R {
     let len = usize::try_from(len.min(1 << 20)).map_err(|_| Errno::EINVAL)?;
-    let out = user::bytes_mut(buf, len)?;
-    for chunk in out.chunks_mut(8) {
-        let r = next_random().to_le_bytes();
-        chunk.copy_from_slice(&r[..chunk.len()]);
-    }
+    let mut out = user::buffer(len)?;
+    fill_random(&mut out);
+    user::write(buf, &out)?;
     Ok(len as i64)
 }

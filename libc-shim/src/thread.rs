@@ -222,7 +222,7 @@ pub(crate) fn prctl(option: u64, arg: u64) -> R {
     const PR_GET_NAME: u64 = 16;
     match option {
         PR_SET_NAME => {
-            let raw = user::bytes(arg, 16)?;
+            let raw: [u8; 16] = user::read_array(arg)?;
             let len = raw.iter().position(|&b| b == 0).unwrap_or(15).min(15);
             let name = core::str::from_utf8(&raw[..len]).map_err(|_| Errno::EINVAL)?;
             sched::set_current_name(name);

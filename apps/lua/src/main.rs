@@ -9,6 +9,13 @@ kernel::main!(main);
 static PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/program.elf"));
 
 fn main() {
-    let e = libc_shim::run(PROGRAM, &["lua"]);
+    let e = libc_shim::run(
+        libc_shim::Program::Elf(PROGRAM),
+        &["lua"],
+        &libc_shim::TreeConfig {
+            root: None,
+            tmpfs: &[],
+        },
+    );
     panic!("lua: {e}");
 }

@@ -64,6 +64,27 @@ if guest_start c-ramdisk /run/ferrun/c-ramdisk.cfg && guest_wait_stop c-ramdisk 
     fi
 fi
 
+# Files, directories, pipes, eventfds, socket pairs, poll/select/epoll, descriptors,
+# locks, limits, devices, /etc and /proc: the same checks, the same output as on the host.
+c_run c-posix
+
+# The same program from a file tree: a newc cpio archive as the ramdisk is the read-only
+# root, and the program is a path in it.
+mkdir -p /tmp/c-root/bin /tmp/c-root/etc
+cp ../images/c-posix.elf /tmp/c-root/bin/c-posix
+echo 'from the root archive' >/tmp/c-root/etc/motd
+(cd /tmp/c-root && find . | busybox cpio -o -H newc >/tmp/c-root.cpio 2>/dev/null)
+guest_cfg c-root ../images/cprog 'memory = 64' 'ramdisk = "/tmp/c-root.cpio"' \
+    "cmdline = \"$c_watchdog -- /bin/c-posix\""
+if guest_start c-root /run/ferrun/c-root.cfg && guest_wait_stop c-root poweroff 120; then
+    grep -av '^\[[0-9.]*\]\[' "$FERRUN_CONSOLE_DIR/guest-c-root.log" | tr -d '\r' | grep -av '^figure ' >/tmp/c-root.out
+    if cmp -s /tmp/c-root.out c-posix.golden; then
+        step c-output c-root pass "c-posix run from a cpio root ($(stat -c %s /tmp/c-root.cpio) bytes): the same output as on the host"
+    else
+        step c-output c-root fail "$(diff c-posix.golden /tmp/c-root.out | head -n 20 | tr '\n' '|')"
+    fi
+fi
+
 # A web server in C (sockets, accept4, poll, non-blocking I/O) reached from dom0.
 guest_cfg c-httpd ../images/c-httpd "vif = ['bridge=xenbr0,mac=00:16:3e:00:00:08']" \
     'memory = 64' 'cmdline = "ip=10.0.0.8/24 -- 8080"'

@@ -3,7 +3,7 @@
 //! `net` thread's wakeup after the next change cannot be missed.
 #![forbid(unsafe_code)]
 
-use super::stack::{ACTIVITY, Entry, KICK, STACK, Stack, Udp, duration_ns};
+use super::stack::{ACTIVITY, Entry, KICK, STACK, Stack, Udp, duration_ns, wake_waiters};
 use super::{NetError, SocketId, ready};
 use alloc::vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -166,7 +166,7 @@ impl Drop for TcpListener {
         if let Some(st) = STACK.lock().as_mut() {
             st.close(self.id);
         }
-        ACTIVITY.wake_all();
+        wake_waiters();
     }
 }
 
@@ -331,7 +331,7 @@ impl TcpStream {
             }
             Ok(())
         })?;
-        ACTIVITY.wake_all();
+        wake_waiters();
         Ok(())
     }
 
@@ -429,7 +429,7 @@ impl Drop for TcpStream {
         if let Some(st) = STACK.lock().as_mut() {
             st.close(self.id);
         }
-        ACTIVITY.wake_all();
+        wake_waiters();
     }
 }
 

@@ -116,6 +116,14 @@ pub(super) static KICK: Event = Event::new();
 /// Threads waiting for a socket to change (readiness, accept, read, write, connect).
 pub(super) static ACTIVITY: WaitQueue = WaitQueue::new();
 
+/// Wakes the threads waiting on sockets: those of the network service's own calls
+/// ([`ACTIVITY`]) and those polling sockets among other objects
+/// ([`crate::sched::sync::READINESS`]).
+pub(super) fn wake_waiters() {
+    ACTIVITY.wake_all();
+    crate::sched::sync::READINESS.wake_all();
+}
+
 enum Phase {
     Down,
     Starting,
@@ -333,7 +341,7 @@ impl Stack {
         self.reap_orphans();
         // Waiters look again after every round: timers (a retransmission giving up, a
         // TIME-WAIT ending) change sockets without smoltcp saying so, and a look is cheap.
-        ACTIVITY.wake_all();
+        wake_waiters();
         if more {
             // Packets left over: come back after the others had a turn.
             KICK.set();

@@ -70,6 +70,13 @@ impl Default for WaitQueue {
     }
 }
 
+/// Threads waiting on objects of several kinds at once (a `poll` over sockets and pipes):
+/// every change in any object's readiness wakes them all, and each looks again. The
+/// network service wakes it after every round, like its own waiters; other objects (pipes,
+/// eventfds) wake it when they change. Join it only after looking, with nothing yielding in
+/// between, and no change is missed.
+pub static READINESS: WaitQueue = WaitQueue::new();
+
 /// A flag that one side sets (an event handler, another thread) and a thread waits for:
 /// a set that comes while nobody waits is kept, so no wakeup is lost between "I found
 /// nothing to do" and "I block".
