@@ -336,8 +336,9 @@ pub fn console_ring(mfn: u64) -> Shared<xen::abi::console::XenconsInterface> {
 /// The boot module's bytes (`start_info.mod_start`, `mod_len`: xl's `ramdisk =`).
 ///
 /// Only for the range `BootInfo::module` gives: Xen's builder maps the module in the
-/// start-of-day mapping, below the first free frame, so it stays mapped and reserved (no
-/// one else writes it).
+/// start-of-day mapping, below the first free frame, and `mm::init` keeps its frames out
+/// of the frame allocator for good (and maps them, wherever they are), so it stays mapped
+/// and no one else writes it.
 pub fn boot_module(va: u64, len: u64) -> &'static [u8] {
     let len = usize::try_from(len).unwrap_or(0);
     // SAFETY: per the contract: a mapped, reserved range no one writes, for ever.
