@@ -23,6 +23,7 @@ pub mod cmdline;
 #[cfg(target_os = "none")]
 pub mod diag;
 pub mod drivers;
+pub mod entropy;
 #[cfg(target_os = "none")]
 pub mod event;
 pub mod logger;
@@ -90,6 +91,9 @@ pub fn boot_info() -> &'static BootInfo {
 }
 
 /// The module Xen loaded with the kernel (xl's `ramdisk =`), if there is one.
+///
+/// Its frames are reserved for the life of the domain (`mm::init` keeps them out of the
+/// frame allocator and maps them), so the bytes stay valid and unchanged for ever.
 #[cfg(target_os = "none")]
 ///
 /// Its frames are reserved for the life of the domain (`mm::init` keeps them out of the

@@ -4,7 +4,8 @@
 //! `traps` the exception, upcall and system-call stubs; `mm` the page tables; `switch` the
 //! context switch; `ldt` the TLS segments; `events` the event-channel operations;
 //! `runstate` the runstate area; `fpu` the whole x87/SSE state of threads that run C;
-//! `syscall` Linux system calls from user code, as calls on the thread's stack.
+//! `syscall` Linux system calls from user code, as calls on the thread's stack;
+//! `random` CPUID as Xen shows it and the RDRAND/RDSEED instructions.
 //! `entry` is the one interface up into the portable kernel (symbols the kernel defines);
 //! nothing else here names the kernel.
 //!
@@ -17,6 +18,7 @@ pub mod hypercall;
 pub(crate) mod ldt;
 pub mod mm;
 pub mod probe;
+pub mod random;
 pub(crate) mod runstate;
 pub(crate) mod start;
 pub mod switch;
