@@ -28,7 +28,7 @@ fn fatal(what: &str, e: &dyn core::fmt::Display) -> ! {
 
 /// Frames the runtime needs free after boot to reach the app's `main` (its heap's first
 /// growth, the first thread's and the control thread's stacks, with room to spare).
-const MIN_FREE_PAGES: u64 = 128;
+const MIN_FREE_PAGES: u64 = 96;
 
 /// Says that the domain's memory is too small, with every size, and crashes the domain
 /// (before anything could fail to allocate).

@@ -8,15 +8,15 @@
 //! next source is used. With neither, the seed is gathered from timer jitter: time-stamp
 //! counter deltas around a little memory work, as Linux's jitter entropy does, folded
 //! together ([`JitterPool`]); the console says so, since that is a weaker source. The
-//! first seeding prints which source was used.
+//! first seeding logs which source was used (`[time][INFO kernel::entropy] ChaCha20
+//! seeded from RDSEED ...`, a log line, so a C program's own output stays apart).
 //!
 //! The generator (`chacha20::ChaCha20Rng`) is reseeded every [`RESEED_BYTES`] of output or
 //! [`RESEED_NS`] of time, whichever comes first: fresh source bytes xor-ed into 32 bytes of
 //! its own output. Seeding happens on first use (the first `getrandom` or a program's
 //! `AT_RANDOM`), so images that never ask pay nothing.
 //!
-//! May use: `arch` (CPUID, RDRAND/RDSEED, TSC), `time` (the reseed interval),
-//! `drivers/console` (the message).
+//! May use: `arch` (CPUID, RDRAND/RDSEED, TSC), `time` (the reseed interval).
 #![forbid(unsafe_code)]
 
 use chacha20::ChaCha20Rng;
@@ -222,8 +222,9 @@ mod imp {
         for source in cpu.order() {
             match seed(source) {
                 Some(s) => return (s, source),
-                None => crate::println!(
-                    "ferrun: entropy: {source} gave no value in {} tries; trying the next source",
+                None => log::warn!(
+                    target: "kernel::entropy",
+                    "{source} gave no value in {} tries; trying the next source",
                     if source == Source::Rdseed {
                         RDSEED_TRIES
                     } else {
@@ -248,16 +249,18 @@ mod imp {
             let (s, source) = first_seed(cpu);
             let yes = |b: bool| if b { "yes" } else { "no" };
             if source == Source::Jitter {
-                crate::println!(
-                    "ferrun: entropy: no RDSEED or RDRAND (CPUID through Xen: rdseed={} rdrand={}); \
+                log::warn!(
+                    target: "kernel::entropy",
+                    "no RDSEED or RDRAND (CPUID through Xen: rdseed={} rdrand={}); \
                      ChaCha20 seeded from timer jitter ({} TSC samples), a weaker source",
                     yes(cpu.rdseed),
                     yes(cpu.rdrand),
                     4 * JITTER_SAMPLES_PER_WORD
                 );
             } else {
-                crate::println!(
-                    "ferrun: entropy: ChaCha20 seeded from {source} (CPUID through Xen: \
+                log::info!(
+                    target: "kernel::entropy",
+                    "ChaCha20 seeded from {source} (CPUID through Xen: \
                      rdseed={} rdrand={}); reseeded every {} KiB or {} s",
                     yes(cpu.rdseed),
                     yes(cpu.rdrand),
