@@ -173,7 +173,7 @@ for boot in 1 2; do
     fi
 done
 if [ "$rand_ok" = 1 ]; then
-    src=$(grep -ao 'ChaCha20 seeded from [A-Za-z ]*' /tmp/c-random-1.out | head -n 1)
+    src=$(grep -ao 'seeded from [A-Za-z ]*[A-Za-z]' /tmp/c-random-1.out | head -n 1)
     a=$(grep -a '^getrandom ' /tmp/c-random-1.out) b=$(grep -a '^getrandom ' /tmp/c-random-2.out)
     at_a=$(grep -a '^AT_RANDOM ' /tmp/c-random-1.out) at_b=$(grep -a '^AT_RANDOM ' /tmp/c-random-2.out)
     if [ -n "$a" ] && [ "$a" != "$b" ] && [ -n "$at_a" ] && [ "$at_a" != "$at_b" ]; then
