@@ -258,16 +258,19 @@ impl PageTables {
                 }
                 let taken = alloc_table().and_then(|new| {
                     let mapped = self.is_mapped(new << PAGE_SHIFT);
-                    let t = NewTable {
-                        pfn: new,
-                        mfn: self.p2m.mfn(new)?,
-                        mapped,
-                    };
-                    if !mapped && !range.contains(&new) {
-                        give_back(new);
-                        return None;
+                    match self.p2m.mfn(new) {
+                        // Unmapped and outside this range: Xen could clear it, but a later
+                        // mapping of its region would not know to map it read-only.
+                        Some(mfn) if mapped || range.contains(&new) => Some(NewTable {
+                            pfn: new,
+                            mfn,
+                            mapped,
+                        }),
+                        _ => {
+                            give_back(new);
+                            None
+                        }
                     }
-                    Some(t)
                 });
                 let Some(t) = taken else {
                     for t in &new_tables[..created] {
