@@ -26,6 +26,28 @@ fn fatal(what: &str, e: &dyn core::fmt::Display) -> ! {
     crate::crash()
 }
 
+/// Frames the runtime needs free after boot to reach the app's `main` (its heap's first
+/// growth, the first thread's and the control thread's stacks, with room to spare).
+const MIN_FREE_PAGES: u64 = 96;
+
+/// Says that the domain's memory is too small, with every size, and crashes the domain
+/// (before anything could fail to allocate).
+fn too_little_memory(mem: &mm::MemInfo) -> ! {
+    let kib = |pages: u64| pages * 4;
+    crate::println!(
+        "ferrun: boot: not enough memory: memory = {} KiB ({} pages); the image and Xen's boot \
+         structures take {} KiB, the boot module (ramdisk) {} KiB, leaving {} KiB free; \
+         ferrun needs at least {} KiB free to start: raise `memory =` in the xl config",
+        kib(mem.nr_pages),
+        mem.nr_pages,
+        kib(mem.kernel_pages),
+        kib(mem.module_pages),
+        kib(mem.free_pages),
+        kib(MIN_FREE_PAGES)
+    );
+    crate::crash()
+}
+
 /// Brings the runtime up and enters the app; see the module comment for the order.
 #[expect(
     unsafe_code,
@@ -55,10 +77,14 @@ fn ferrun_kernel_boot(boot: &entry::Boot) -> ! {
     // 2. Memory: the frame allocator over all frames (mapped on demand), then W^X.
     let mm_start = time::now_ns();
     mm::on_refused(crate::diag::refused);
-    let mem = match mm::init(si.nr_pages, boot.first_free_pfn) {
+    let module = BootInfo::from_start_info(si, boot.entry_tsc).module_frames();
+    let mem = match mm::init(si.nr_pages, boot.first_free_pfn, module) {
         Ok(m) => m,
         Err(e) => fatal("memory setup", &e),
     };
+    if mem.free_pages < MIN_FREE_PAGES {
+        too_little_memory(&mem);
+    }
     if let Some(tables) = arch::mm::tables() {
         match arch::mm::harden_image(&tables, si.nr_pages) {
             Ok(true) => {}

@@ -78,6 +78,16 @@ impl BootInfo {
         Some((va, self.mod_len))
     }
 
+    /// The frames the module occupies, `[first, end)` (its first page to past its last
+    /// page), if there is one. They stay reserved for the life of the domain: the frame
+    /// allocator never hands them out (see `mm::init`), as `boot_module()` lends the
+    /// bytes out for ever.
+    pub fn module_frames(&self) -> Option<core::ops::Range<u64>> {
+        let (va, len) = self.module()?;
+        let end = va.checked_add(len)?.checked_add(4095)? / 4096;
+        Some(va / 4096..end)
+    }
+
     /// `start_info.magic`, e.g. `"xen-3.0-x86_64"`.
     pub fn magic(&self) -> &str {
         c_str(&self.magic)
@@ -146,6 +156,32 @@ mod tests {
         assert_eq!(b.module(), Some((0x20_0000, 100)));
         b.mod_len = 0;
         assert_eq!(b.module(), None);
+    }
+
+    #[test]
+    fn the_module_frames_cover_its_first_to_its_last_byte() {
+        let mut b = info(b"xen-3.0-x86_64", b"");
+        assert_eq!(b.module_frames(), None);
+        // Xen's builder places the module page-aligned after the image.
+        b.mod_start = 0x9_8000;
+        b.mod_len = 2_621_440;
+        assert_eq!(b.module_frames(), Some(0x98..0x98 + 640));
+        b.mod_len = 2_621_441;
+        assert_eq!(b.module_frames(), Some(0x98..0x98 + 641));
+        // Not page-aligned (no builder does this): the partial pages are reserved too.
+        b.mod_start = 0x9_8010;
+        b.mod_len = 4096;
+        assert_eq!(b.module_frames(), Some(0x98..0x9a));
+        // A frame number (SIF_MOD_START_PFN).
+        b.flags = SIF_MOD_START_PFN;
+        b.mod_start = 0x400;
+        b.mod_len = 1;
+        assert_eq!(b.module_frames(), Some(0x400..0x401));
+        // Wrapping lengths are no module.
+        b.flags = 0;
+        b.mod_start = u64::MAX - 10;
+        b.mod_len = 100;
+        assert_eq!(b.module_frames(), None);
     }
 
     use proptest::prelude::*;

@@ -8,6 +8,12 @@
 //! (`loglevel=`, `watchdog=`, `trace=`). Nothing here allocates: the watchdog and trace
 //! settings are read before the heap exists.
 //!
+//! The words after the first standalone `--` are a program's arguments (apps/cprog),
+//! split as a POSIX shell splits them ([`args_after_dashes`]): single quotes, double
+//! quotes with their four escapes, backslash outside quotes, empty arguments. The words
+//! go into a buffer the caller provides, each followed by a NUL (a C argv's strings), so
+//! this too needs no heap. The part before `--` keeps the plain word rules above.
+//!
 //! May use: nothing of the kernel (plain parsing).
 #![forbid(unsafe_code)]
 
@@ -93,6 +99,169 @@ pub fn number<'a>(
             expected,
         }),
     }
+}
+
+/// Why the arguments after `--` could not be split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitError {
+    /// A quote that is never closed: the quote (`'` or `"`) and its byte offset in the
+    /// command line.
+    UnterminatedQuote {
+        /// `'` or `"`.
+        quote: char,
+        /// Byte offset of the opening quote in the whole command line.
+        at: usize,
+    },
+    /// The buffer given is shorter than the words (`cmdline.len() + 1` bytes always do).
+    BufferTooSmall {
+        /// Bytes of the buffer.
+        len: usize,
+    },
+}
+
+impl fmt::Display for SplitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SplitError::UnterminatedQuote { quote, at } => write!(
+                f,
+                "the {quote} quote at byte {at} of the command line is never closed"
+            ),
+            SplitError::BufferTooSmall { len } => {
+                write!(f, "{len} bytes are too few for the arguments")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SplitError {}
+
+/// The words of a command line after splitting, each followed by a NUL in the buffer.
+#[derive(Debug, Clone)]
+pub struct Args<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> Iterator for Args<'b> {
+    type Item = &'b str;
+
+    fn next(&mut self) -> Option<&'b str> {
+        let end = self.rest.iter().position(|&b| b == 0)?;
+        let (word, rest) = self.rest.split_at(end);
+        self.rest = rest.get(1..).unwrap_or_default();
+        // Splitting only drops ASCII bytes (quotes, backslashes) from UTF-8 text and puts
+        // whole characters together, so each word is UTF-8 again.
+        Some(core::str::from_utf8(word).unwrap_or_default())
+    }
+}
+
+/// Byte offset just past the first word `--` of `cmdline`, if it has one.
+fn after_dashes(cmdline: &str) -> Option<usize> {
+    let base = cmdline.as_ptr() as usize;
+    words(cmdline)
+        .find(|w| *w == "--")
+        .map(|w| w.as_ptr() as usize - base + 2)
+}
+
+/// The arguments after the first standalone `--` of `cmdline`, unquoted as a POSIX shell
+/// would and written into `buf`, each followed by a NUL. No `--`: no arguments.
+///
+/// Outside quotes, ASCII whitespace separates words and a backslash takes the next
+/// character literally (backslash-newline is removed; a backslash at the very end is
+/// itself). `'...'` is literal. In `"..."` a backslash escapes only `"`, `\`, `$` and
+/// `` ` `` (and a newline, removed); before anything else it is itself. Adjacent parts
+/// make one word (`a"b c"d` is `ab cd`); `''` and `""` are empty words. Nothing is
+/// expanded (`$`, `*`, `~` are plain characters).
+///
+/// # Errors
+/// [`SplitError::UnterminatedQuote`] naming the opening quote's offset in `cmdline`;
+/// [`SplitError::BufferTooSmall`] when `buf` is shorter than the words need (it never is
+/// with `cmdline.len() + 1` bytes: every word but the last had a separator).
+pub fn args_after_dashes<'b>(cmdline: &str, buf: &'b mut [u8]) -> Result<Args<'b>, SplitError> {
+    let Some(start) = after_dashes(cmdline) else {
+        return Ok(Args { rest: &[] });
+    };
+    let bytes = cmdline.as_bytes();
+    let too_small = SplitError::BufferTooSmall { len: buf.len() };
+    let mut out = 0usize;
+    let mut put = |b: u8, buf: &mut [u8]| -> Result<(), SplitError> {
+        *buf.get_mut(out).ok_or(too_small)? = b;
+        out += 1;
+        Ok(())
+    };
+    let mut in_word = false;
+    let mut i = start;
+    while let Some(&c) = bytes.get(i) {
+        match c {
+            b'\\' => match bytes.get(i + 1) {
+                Some(b'\n') => i += 2,
+                Some(&next) => {
+                    put(next, buf)?;
+                    in_word = true;
+                    i += 2;
+                }
+                None => {
+                    put(b'\\', buf)?;
+                    in_word = true;
+                    i += 1;
+                }
+            },
+            b'\'' => {
+                let close = bytes
+                    .get(i + 1..)
+                    .and_then(|rest| rest.iter().position(|&b| b == b'\''))
+                    .ok_or(SplitError::UnterminatedQuote { quote: '\'', at: i })?;
+                for &b in bytes.get(i + 1..i + 1 + close).unwrap_or_default() {
+                    put(b, buf)?;
+                }
+                in_word = true;
+                i += close + 2;
+            }
+            b'"' => {
+                let open = i;
+                i += 1;
+                loop {
+                    match (bytes.get(i), bytes.get(i + 1)) {
+                        (None, _) => {
+                            return Err(SplitError::UnterminatedQuote {
+                                quote: '"',
+                                at: open,
+                            });
+                        }
+                        (Some(b'"'), _) => break,
+                        (Some(b'\\'), Some(b'\n')) => i += 2,
+                        (Some(b'\\'), Some(&e @ (b'"' | b'\\' | b'$' | b'`'))) => {
+                            put(e, buf)?;
+                            i += 2;
+                        }
+                        (Some(&b), _) => {
+                            put(b, buf)?;
+                            i += 1;
+                        }
+                    }
+                }
+                in_word = true;
+                i += 1;
+            }
+            _ if c.is_ascii_whitespace() => {
+                if in_word {
+                    put(0, buf)?;
+                    in_word = false;
+                }
+                i += 1;
+            }
+            _ => {
+                put(c, buf)?;
+                in_word = true;
+                i += 1;
+            }
+        }
+    }
+    if in_word {
+        put(0, buf)?;
+    }
+    Ok(Args {
+        rest: buf.get(..out).unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]
@@ -191,8 +360,144 @@ mod tests {
         line
     }
 
+    /// The arguments after `--` of `line`, as owned strings.
+    fn split(line: &str) -> Result<Vec<String>, SplitError> {
+        let mut buf = std::vec![0u8; line.len() + 1];
+        Ok(args_after_dashes(line, &mut buf)?
+            .map(String::from)
+            .collect())
+    }
+
+    #[test]
+    fn arguments_after_dashes_are_split_as_a_shell_splits_them() {
+        let ok = |line: &str, want: &[&str]| assert_eq!(split(line).unwrap(), want, "{line:?}");
+        ok("ip=1 -- a b", &["a", "b"]);
+        ok("no dashes 'here", &[]);
+        ok("--", &[]);
+        ok("x --y -- --  -- z", &["--", "--", "z"]);
+        ok(r#"a"b'c -- a"b c"d"#, &["ab cd"]);
+        ok(r#"-- 'it''s' "" '' x"" """" "#, &["its", "", "", "x", ""]);
+        ok(
+            r#"-- 'a "b" \c' "\"\\\$\`\a""#,
+            &[r#"a "b" \c"#, r#""\$`\a"#],
+        );
+        ok(r"-- a\ b \' \\ tail\", &["a b", "'", r"\", r"tail\"]);
+        ok("-- a\\\nb \"c\\\nd\"\t\ne", &["ab", "cd", "e"]);
+        ok("-- é\\é 'ü' \"$HOME\" * ~", &["éé", "ü", "$HOME", "*", "~"]);
+        ok("-- 'two\n lines'", &["two\n lines"]);
+    }
+
+    #[test]
+    fn an_unterminated_quote_names_its_offset() {
+        assert_eq!(
+            split("w=1 -- ok 'open"),
+            Err(SplitError::UnterminatedQuote {
+                quote: '\'',
+                at: 10
+            })
+        );
+        let e = split(r#"-- "a\" 'b'"#).unwrap_err();
+        assert_eq!(e, SplitError::UnterminatedQuote { quote: '"', at: 3 });
+        assert_eq!(
+            e.to_string(),
+            "the \" quote at byte 3 of the command line is never closed"
+        );
+    }
+
+    #[test]
+    fn a_short_buffer_is_an_error_not_a_panic() {
+        let mut buf = [0u8; 4];
+        assert_eq!(
+            args_after_dashes("-- abc d", &mut buf).map(|a| a.count()),
+            Err(SplitError::BufferTooSmall { len: 4 })
+        );
+        let mut buf = [0u8; 4];
+        assert_eq!(
+            args_after_dashes("-- abc", &mut buf).map(|a| a.count()),
+            Ok(1)
+        );
+    }
+
+    /// `arg` quoted for a POSIX shell in one of three ways (`how`): single quotes, double
+    /// quotes with escapes, or backslashes.
+    fn quote(arg: &str, how: u8) -> String {
+        match how % 3 {
+            0 => format!("'{}'", arg.replace('\'', r"'\''")),
+            1 => {
+                let mut q = String::from("\"");
+                for c in arg.chars() {
+                    if matches!(c, '"' | '\\' | '$' | '`') {
+                        q.push('\\');
+                    }
+                    q.push(c);
+                }
+                q.push('"');
+                q
+            }
+            _ if arg.is_empty() => String::from("''"),
+            _ => {
+                let mut q = String::new();
+                for c in arg.chars() {
+                    if c == '\n' {
+                        // Backslash-newline is a continuation: a newline is quoted instead.
+                        q.push_str("'\n'");
+                    } else {
+                        if !c.is_ascii_alphanumeric() {
+                            q.push('\\');
+                        }
+                        q.push(c);
+                    }
+                }
+                q
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn split_undoes_quoting_of_any_argument_vector(
+            args in proptest::collection::vec(
+                prop_oneof![
+                    any::<String>(),
+                    "[ '\"\\\\$`a\t\n-]{0,6}",
+                    Just(String::new()),
+                    Just(String::from("--")),
+                ]
+                .prop_map(|s| s.replace('\0', "")),
+                0..8,
+            ),
+            hows in proptest::collection::vec(any::<u8>(), 8),
+            before in proptest::collection::vec(filler(), 0..3),
+            gaps in proptest::collection::vec(gap(), 1..4),
+        ) {
+            let mut words: Vec<String> = before;
+            words.push(String::from("--"));
+            words.extend(args.iter().zip(&hows).map(|(a, h)| quote(a, *h)));
+            let line = join(&words, &gaps);
+            // The filler may hold a `--` of its own: the arguments start after the first.
+            let first = words.iter().position(|w| w == "--").unwrap();
+            let mut want: Vec<String> = words[first + 1..].to_vec();
+            want.truncate(want.len() - args.len());
+            let want_filler = want;
+            let got = split(&line).unwrap();
+            prop_assert_eq!(&got[..want_filler.len()], &want_filler[..]);
+            prop_assert_eq!(&got[want_filler.len()..], &args[..]);
+        }
+
+        #[test]
+        fn any_line_splits_or_names_an_unterminated_quote(line in any::<String>()) {
+            let line = line.replace('\0', "");
+            match split(&line) {
+                Ok(_) => {}
+                Err(SplitError::UnterminatedQuote { quote, at }) => {
+                    prop_assert_eq!(line.as_bytes()[at], quote as u8);
+                }
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+        }
+
 
         #[test]
         fn any_line_never_panics_and_the_value_is_the_last_settings(

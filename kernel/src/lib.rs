@@ -23,6 +23,7 @@ pub mod cmdline;
 #[cfg(target_os = "none")]
 pub mod diag;
 pub mod drivers;
+pub mod entropy;
 #[cfg(target_os = "none")]
 pub mod event;
 pub mod logger;
@@ -90,10 +91,16 @@ pub fn boot_info() -> &'static BootInfo {
 }
 
 /// The module Xen loaded with the kernel (xl's `ramdisk =`), if there is one.
+///
+/// Its frames are reserved for the life of the domain (`mm::init` keeps them out of the
+/// frame allocator and maps them), so the bytes stay valid and unchanged for ever.
 #[cfg(target_os = "none")]
+///
+/// Its frames are reserved for the life of the domain (`mm::init` keeps them out of the
+/// frame allocator and maps them), so the bytes stay valid and unchanged for ever.
 pub fn boot_module() -> Option<&'static [u8]> {
     let (va, len) = boot_info().module()?;
-    // The module lies in the guest's memory, below the frames the allocator hands out.
+    // The module lies in the guest's memory, in frames the allocator never hands out.
     let top = mem_info().nr_pages.saturating_mul(4096);
     if va < 4096 || va.checked_add(len).is_none_or(|end| end > top) {
         return None;

@@ -201,7 +201,7 @@ pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
             Ok(0)
         }
         num::UNAME => uname(f.rdi),
-        num::GETRANDOM => getrandom(f.rdi, f.rsi),
+        num::GETRANDOM => getrandom(f.rdi, f.rsi, f.rdx),
         num::TKILL | num::TGKILL => {
             abort(f.nr, if f.nr == num::TKILL { f.rsi } else { f.rdx }, f.rsp)
         }
@@ -450,47 +450,31 @@ fn uname(buf: u64) -> R {
     Ok(0)
 }
 
-/// State of the random-number generator (splitmix64), seeded at first use.
-static RNG: spin::Mutex<u64> = spin::Mutex::new(0);
-
-/// Random bytes: splitmix64, seeded from the time-stamp counter, Xen's system time and
-/// the wall clock at first use, and stirred with the time-stamp counter on every call.
-/// Not suitable for keys: a PV guest has no entropy source of its own here.
-fn next_random() -> u64 {
-    let mut s = RNG.lock();
-    if *s == 0 {
-        let (mono, wall) = kernel::time::now_and_wallclock_ns();
-        *s = kernel::arch::x86_64::rdtsc() ^ mono.rotate_left(17) ^ (wall as u64).rotate_left(41);
-    }
-    *s = s
-        .wrapping_add(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(kernel::arch::x86_64::rdtsc() & 0xff);
-    let mut z = *s;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// 16 random bytes (for `AT_RANDOM`).
+/// 16 random bytes (for `AT_RANDOM`: musl's stack canary and pointer guard), from the
+/// kernel's ChaCha20 generator (`kernel::entropy`).
 pub(crate) fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&next_random().to_le_bytes());
-    b[8..].copy_from_slice(&next_random().to_le_bytes());
+    kernel::entropy::fill(&mut b);
     b
 }
 
-/// Fills `buf` with random bytes.
+/// Fills `buf` with random bytes from `kernel::entropy` (`/dev/random`, `/dev/urandom`).
 pub(crate) fn fill_random(buf: &mut [u8]) {
-    for chunk in buf.chunks_mut(8) {
-        let r = next_random().to_le_bytes();
-        chunk.copy_from_slice(r.get(..chunk.len()).unwrap_or_default());
-    }
+    kernel::entropy::fill(buf);
 }
 
-fn getrandom(buf: u64, len: u64) -> R {
+/// `getrandom(buf, len, flags)`: up to 1 MiB at a time from `kernel::entropy`, which is
+/// seeded before it answers, so it never blocks; `GRND_NONBLOCK` (1), `GRND_RANDOM` (2)
+/// and `GRND_INSECURE` (4) are accepted, any other bit (or RANDOM with INSECURE, as
+/// Linux) is `EINVAL`.
+fn getrandom(buf: u64, len: u64, flags: u64) -> R {
+    const KNOWN: u64 = 1 | 2 | 4;
+    if flags & !KNOWN != 0 || flags & 6 == 6 {
+        return Err(Errno::EINVAL);
+    }
     let len = usize::try_from(len.min(1 << 20)).map_err(|_| Errno::EINVAL)?;
     let mut out = user::buffer(len)?;
-    fill_random(&mut out);
+    kernel::entropy::fill(&mut out);
     user::write(buf, &out)?;
     Ok(len as i64)
 }

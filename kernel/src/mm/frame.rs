@@ -122,6 +122,21 @@ impl<'a> FrameAllocator<'a> {
         Ok(())
     }
 
+    /// Marks `[start, end)` free except the frames of `keep` (boot: memory around the
+    /// boot module, which stays reserved).
+    pub fn free_range_except(
+        &mut self,
+        start: usize,
+        end: usize,
+        keep: core::ops::Range<usize>,
+    ) -> Result<(), FrameError> {
+        if keep.is_empty() || keep.end <= start || keep.start >= end {
+            return self.free_range(start, end);
+        }
+        self.free_range(start, keep.start.max(start))?;
+        self.free_range(keep.end.min(end), end)
+    }
+
     /// Returns one frame.
     pub fn free(&mut self, pfn: usize) -> Result<(), FrameError> {
         if pfn >= self.frames {
@@ -159,10 +174,27 @@ impl<'a> FrameAllocator<'a> {
         })
     }
 
-    /// Takes the lowest free frame for which `ok(pfn)` holds (e.g. one already mapped).
-    pub fn alloc_where(&mut self, ok: impl Fn(usize) -> bool) -> Result<usize, FrameError> {
-        let found =
-            (self.low_hint.min(self.frames)..self.frames).find(|&p| self.is_free(p) && ok(p));
+    /// The lowest free frame at or above `from` for which `ok(pfn)` holds, without taking
+    /// it; words with no free frame are skipped whole.
+    fn find_where(&self, from: usize, to: usize, ok: impl Fn(usize) -> bool) -> Option<usize> {
+        let to = to.min(self.frames);
+        let mut pfn = from;
+        while pfn < to {
+            let w = self.bits.get(pfn / 64).copied().unwrap_or(0) >> (pfn % 64);
+            if w == 0 {
+                pfn = (pfn / 64 + 1) * 64;
+                continue;
+            }
+            pfn += w.trailing_zeros() as usize;
+            if pfn < to && ok(pfn) {
+                return Some(pfn);
+            }
+            pfn += 1;
+        }
+        None
+    }
+
+    fn take(&mut self, found: Option<usize>) -> Result<usize, FrameError> {
         let Some(pfn) = found else {
             return Err(FrameError::OutOfFrames {
                 wanted: 1,
@@ -175,6 +207,23 @@ impl<'a> FrameAllocator<'a> {
             self.low_hint = pfn + 1;
         }
         Ok(pfn)
+    }
+
+    /// Takes the lowest free frame for which `ok(pfn)` holds (e.g. one already mapped).
+    pub fn alloc_where(&mut self, ok: impl Fn(usize) -> bool) -> Result<usize, FrameError> {
+        let found = self.find_where(self.low_hint, self.frames, ok);
+        self.take(found)
+    }
+
+    /// Takes the lowest free frame in `[start, end)`.
+    pub fn alloc_in(&mut self, start: usize, end: usize) -> Result<usize, FrameError> {
+        let found = self.find_where(start.max(self.low_hint), end, |_| true);
+        self.take(found)
+    }
+
+    /// The lowest free frame for which `ok(pfn)` holds, left free.
+    pub fn lowest_free_where(&self, ok: impl Fn(usize) -> bool) -> Option<usize> {
+        self.find_where(self.low_hint, self.frames, ok)
     }
 
     /// Takes the highest run of `n` free frames (thread stacks); returns its first frame.
@@ -335,6 +384,74 @@ mod tests {
         assert_eq!(a.alloc_where(|p| p >= 100), Ok(101));
         assert!(a.alloc_where(|_| false).is_err());
         assert_eq!(a.free_count(), 118 - 3);
+    }
+
+    #[test]
+    fn free_range_except_leaves_the_kept_frames_in_use() {
+        let (mut s, n) = alloc(1000);
+        let mut a = FrameAllocator::new(&mut s, n).unwrap();
+        a.free_range_except(100, 1000, 50..300).unwrap();
+        assert_eq!(a.free_count(), 700);
+        assert_eq!(a.alloc(), Ok(300));
+        let (mut s, n) = alloc(1000);
+        let mut b = FrameAllocator::new(&mut s, n).unwrap();
+        b.free_range_except(100, 1000, 400..410).unwrap();
+        assert_eq!(b.free_count(), 890);
+        assert_eq!(b.alloc_contiguous_low(300), Ok(100));
+        assert_eq!(
+            b.alloc_contiguous_low(10),
+            Ok(410),
+            "not across the kept frames"
+        );
+        let (mut s, n) = alloc(1000);
+        let mut c = FrameAllocator::new(&mut s, n).unwrap();
+        c.free_range_except(100, 1000, 0..0).unwrap();
+        c.free_range_except(0, 100, 20..2000).unwrap();
+        assert_eq!(
+            c.free_count(),
+            920,
+            "an empty keep frees all; one past the end is cut"
+        );
+    }
+
+    #[test]
+    fn alloc_in_takes_the_lowest_free_frame_of_a_range() {
+        let (mut s, n) = alloc(1024);
+        let mut a = FrameAllocator::new(&mut s, n).unwrap();
+        a.free_range(100, 1024).unwrap();
+        assert_eq!(
+            a.alloc_contiguous_low(412),
+            Ok(100),
+            "frames 100..512 taken"
+        );
+        assert_eq!(
+            a.alloc_in(0, 512),
+            Err(FrameError::OutOfFrames {
+                wanted: 1,
+                free: 512
+            })
+        );
+        assert_eq!(a.alloc_in(0, 1024), Ok(512));
+        assert_eq!(a.alloc_in(700, 1024), Ok(700));
+        assert_eq!(
+            a.alloc_in(1000, 5000),
+            Ok(1000),
+            "the end is cut to the domain"
+        );
+        assert_eq!(a.lowest_free_where(|p| p >= 600), Some(600));
+        assert_eq!(a.lowest_free_where(|p| p % 512 == 700 % 512), None);
+        assert_eq!(a.free_count(), 512 - 3);
+    }
+
+    #[test]
+    fn alloc_where_finds_frames_past_whole_words_in_use() {
+        let (mut s, n) = alloc(4096);
+        let mut a = FrameAllocator::new(&mut s, n).unwrap();
+        a.free(4000).unwrap();
+        a.free(3).unwrap();
+        assert_eq!(a.alloc_where(|p| p > 3), Ok(4000));
+        assert_eq!(a.alloc_where(|_| true), Ok(3));
+        assert!(a.alloc_where(|_| true).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The kernel heap: `linked_list_allocator` regions that grow on demand.
 //!
 //! The heap starts empty and takes a run of frames from the frame allocator (lowest
-//! first) whenever no region can serve an allocation. Regions are never given back. When
+//! first, 1 MiB or more, or just what the block needs when no such run is left) whenever
+//! no region can serve an allocation. Regions are never given back. When
 //! no frames are left `alloc` returns null, and Rust's allocation-error path panics with
 //! the size asked for, which the crash report prints.
 
@@ -77,9 +78,20 @@ unsafe impl GlobalAlloc for KernelHeap {
             .size()
             .saturating_add(layout.align())
             .saturating_add(64);
-        let pages = need.div_ceil(4096).max(GROW_MIN_PAGES);
-        let Ok(pfn) = super::alloc_run_low(pages) else {
-            return core::ptr::null_mut();
+        // At least GROW_MIN_PAGES at once; when no run that long is free, just what the
+        // block needs (a nearly full guest still gets its last frames).
+        let exact = need.div_ceil(4096);
+        let mut pages = exact.max(GROW_MIN_PAGES);
+        let pfn = match super::alloc_run_low(pages) {
+            Ok(pfn) => pfn,
+            Err(_) if pages > exact => {
+                pages = exact;
+                match super::alloc_run_low(pages) {
+                    Ok(pfn) => pfn,
+                    Err(_) => return core::ptr::null_mut(),
+                }
+            }
+            Err(_) => return core::ptr::null_mut(),
         };
         let idx = r.count;
         let Some(heap) = r.heaps.get_mut(idx) else {

@@ -74,6 +74,17 @@ mod imp {
         Bitmap,
         /// Marking frames free failed.
         Frames(FrameError),
+        /// The boot module lies (partly) outside the domain's frames.
+        ModuleOutside {
+            /// Its frames.
+            first: u64,
+            /// One past its last frame.
+            end: u64,
+            /// The domain's frames.
+            nr_pages: u64,
+        },
+        /// The boot module could not be mapped.
+        ModuleMap(MapError),
     }
 
     impl core::fmt::Display for MmError {
@@ -81,6 +92,15 @@ mod imp {
             match self {
                 MmError::Bitmap => write!(f, "no room for the frame bitmap"),
                 MmError::Frames(e) => write!(f, "frame allocator: {e}"),
+                MmError::ModuleOutside {
+                    first,
+                    end,
+                    nr_pages,
+                } => write!(
+                    f,
+                    "the boot module's frames {first:#x}..{end:#x} are outside the domain's {nr_pages:#x}"
+                ),
+                MmError::ModuleMap(e) => write!(f, "mapping the boot module: {e}"),
             }
         }
     }
@@ -90,8 +110,11 @@ mod imp {
     pub struct MemInfo {
         /// Frames of the domain.
         pub nr_pages: u64,
-        /// Frames used by the image, Xen's boot structures, page tables and the bitmap.
+        /// Frames used by the image, Xen's boot structures, page tables and the bitmap
+        /// (not the module's).
         pub kernel_pages: u64,
+        /// Frames of the boot module (reserved for good; 0 without one).
+        pub module_pages: u64,
         /// Frames free for the heap and stacks after boot.
         pub free_pages: u64,
     }
@@ -100,8 +123,29 @@ mod imp {
     /// on demand from then on.
     ///
     /// `first_free` is the first frame after everything Xen's builder placed (the frame
-    /// above its bootstrap stack).
-    pub fn init(nr_pages: u64, first_free: u64) -> Result<MemInfo, MmError> {
+    /// above its bootstrap stack). `module` are the boot module's frames
+    /// (`BootInfo::module_frames`).
+    ///
+    /// The rule for the module: its frames are never handed out, for the life of the
+    /// domain. Xen's builder puts it below `first_free` (between the image and the P2M),
+    /// but they are kept out of the allocator by their own range too, wherever they are
+    /// (e.g. after everything, with `SIF_MOD_START_PFN`, where they are mapped here);
+    /// `kernel::boot_module()` lends its bytes out as `&'static`.
+    pub fn init(
+        nr_pages: u64,
+        first_free: u64,
+        module: Option<core::ops::Range<u64>>,
+    ) -> Result<MemInfo, MmError> {
+        if let Some(m) = &module
+            && m.end > nr_pages
+        {
+            return Err(MmError::ModuleOutside {
+                first: m.start,
+                end: m.end,
+                nr_pages,
+            });
+        }
+        let module = module.unwrap_or(0..0);
         let tables = arch_mm::tables().ok_or(MmError::Bitmap)?;
         let frames = usize::try_from(nr_pages).map_err(|_| MmError::Bitmap)?;
         let regions = frames.div_ceil(REGION_PAGES);
@@ -127,7 +171,10 @@ mod imp {
         let (frame_bits, region_bits) = storage.split_at_mut(frame_words);
         let mut alloc = FrameAllocator::new(frame_bits, frames).ok_or(MmError::Bitmap)?;
         let first = usize::try_from(next).map_err(|_| MmError::Bitmap)?;
-        alloc.free_range(first, frames).map_err(MmError::Frames)?;
+        let keep = module.start as usize..module.end as usize;
+        alloc
+            .free_range_except(first, frames, keep)
+            .map_err(MmError::Frames)?;
         // Xen's builder mapped a prefix of memory (up to a 4 MiB boundary); the rest is
         // mapped a 2 MiB region at a time when the allocator first hands out a frame there.
         region_bits.fill(0);
@@ -143,11 +190,16 @@ mod imp {
         }
         let info = MemInfo {
             nr_pages,
-            kernel_pages: next,
+            kernel_pages: nr_pages - alloc.free_count() as u64 - (module.end - module.start),
+            module_pages: module.end - module.start,
             free_pages: alloc.free_count() as u64,
         };
         *FRAMES.lock() = Some(alloc);
         *MAPPED.lock() = Some(mapped);
+        if !module.is_empty() {
+            ensure_mapped(module.start as usize, (module.end - module.start) as usize)
+                .map_err(MmError::ModuleMap)?;
+        }
         Ok(info)
     }
 
@@ -179,7 +231,13 @@ mod imp {
     static TABLE_PAGES: AtomicUsize = AtomicUsize::new(0);
 
     /// Makes sure frames `[pfn, pfn + n)` are mapped at their identity VA, mapping whole
-    /// 2 MiB regions (their page tables come from frames in regions already mapped).
+    /// 2 MiB regions.
+    ///
+    /// A region's page tables come from a free frame already mapped, else from a free
+    /// frame of the region itself (see `PageTables::map_identity`). When neither exists
+    /// (the frames asked for fill the region, and every mapped frame is taken), the
+    /// lowest region that still has a free frame is mapped first, from its own frames,
+    /// which then serves the rest. So mapping fails only when no frame is free at all.
     fn ensure_mapped(pfn: usize, n: usize) -> Result<(), MapError> {
         let Some(tables) = arch_mm::tables() else {
             return Err(MapError::NoFrameForTable);
@@ -193,18 +251,51 @@ mod imp {
             if m.is_mapped(r) {
                 continue;
             }
-            let start = (r * REGION_PAGES) as u64;
-            let end = ((r + 1) * REGION_PAGES).min(m.frames) as u64;
-            let regions: &Regions = m;
-            let mut table_frame = || {
-                let pfn =
-                    with_frames(|a| a.alloc_where(|p| regions.is_mapped(p / REGION_PAGES))).ok()?;
-                TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
-                Some(pfn as u64)
-            };
-            tables.map_identity(start, end, &mut table_frame, &mut |r| refused(r))?;
-            m.set(r);
+            match map_region(&tables, m, r) {
+                Err(MapError::NoFrameForTable) => {
+                    let spare = with_frames(|a| {
+                        a.lowest_free_where(|p| !m.is_mapped(p / REGION_PAGES))
+                            .ok_or(FrameError::OutOfFrames { wanted: 1, free: 0 })
+                    });
+                    let Ok(spare) = spare else {
+                        return Err(MapError::NoFrameForTable);
+                    };
+                    map_region(&tables, m, spare / REGION_PAGES)?;
+                    map_region(&tables, m, r)?;
+                }
+                other => other?,
+            }
         }
+        Ok(())
+    }
+
+    /// Maps 2 MiB region `r` (see [`ensure_mapped`]).
+    fn map_region(tables: &arch_mm::PageTables, m: &mut Regions, r: usize) -> Result<(), MapError> {
+        let start = r * REGION_PAGES;
+        let end = ((r + 1) * REGION_PAGES).min(m.frames);
+        let regions: &Regions = m;
+        let mut table_frame = || {
+            let pfn = with_frames(|a| {
+                a.alloc_where(|p| regions.is_mapped(p / REGION_PAGES))
+                    .or_else(|_| a.alloc_in(start, end))
+            })
+            .ok()?;
+            TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+            Some(pfn as u64)
+        };
+        let mut give_back = |pfn: u64| {
+            if with_frames(|a| a.free(pfn as usize)).is_ok() {
+                TABLE_PAGES.fetch_sub(1, Ordering::Relaxed);
+            }
+        };
+        tables.map_identity(
+            start as u64,
+            end as u64,
+            &mut table_frame,
+            &mut give_back,
+            &mut |r| refused(r),
+        )?;
+        m.set(r);
         Ok(())
     }
 

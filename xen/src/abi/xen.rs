@@ -101,6 +101,8 @@ pub mod mmuext {
     pub const INVLPG_LOCAL: u32 = 7;
     pub const SET_LDT: u32 = 13;
     pub const NEW_USER_BASEPTR: u32 = 15;
+    /// Zero a frame of the domain (`arg1.mfn`); it must not be a page table.
+    pub const CLEAR_PAGE: u32 = 16;
 }
 
 /// `vm_assist` commands and types (`VMASST_*`).

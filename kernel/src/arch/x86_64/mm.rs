@@ -135,6 +135,15 @@ impl P2m {
     }
 }
 
+/// A page table made while mapping: its frame, machine frame, and whether its identity
+/// VA was mapped already (else it is one of the frames being mapped).
+#[derive(Debug, Clone, Copy)]
+struct NewTable {
+    pfn: u64,
+    mfn: u64,
+    mapped: bool,
+}
+
 /// The live page tables.
 #[derive(Debug, Clone, Copy)]
 pub struct PageTables {
@@ -196,14 +205,22 @@ impl PageTables {
     /// Maps every frame in `[start, end)` at its identity VA, creating page tables as
     /// needed with frames from `alloc_table`. Frames already mapped are left alone.
     ///
+    /// A table frame from `alloc_table` is either mapped already (zeroed here, then made
+    /// read-only) or one of the frames being mapped, in the same 2 MiB range as the table
+    /// it becomes (zeroed by Xen with `MMUEXT_CLEAR_PAGE`, and mapped read-only in that
+    /// range): so a region can hold its own L1 table, and mapping memory never needs
+    /// memory that is already mapped. Any other frame is refused and given back. When a
+    /// round cannot get all the tables it needs, the frames it took go to `give_back`.
+    ///
     /// Each 2 MiB range (one L1 table) is one multicall: the page-table pages it needs are
-    /// made read-only and linked top-down, then its entries written in one `mmu_update`.
-    /// Every entry Xen refuses goes to `refused`; the first is the error.
+    /// made read-only (or cleared) and linked top-down, then its entries written in one
+    /// `mmu_update`. Every entry Xen refuses goes to `refused`; the first is the error.
     pub fn map_identity(
         &self,
         start: u64,
         end: u64,
         alloc_table: &mut dyn FnMut() -> Option<u64>,
+        give_back: &mut dyn FnMut(u64),
         refused: &mut dyn FnMut(&Refusal),
     ) -> Result<(), MapError> {
         let l4_mfn = self
@@ -213,10 +230,18 @@ impl PageTables {
         let mut pfn = start;
         while pfn < end {
             let va = pfn << PAGE_SHIFT;
+            let l1_start = (pfn / ENTRIES) * ENTRIES;
+            let l1_end = l1_start + ENTRIES;
+            let range = pfn..end.min(l1_end);
             // The tables this range still needs (at most L3, L2 and L1): each one's identity
-            // VA made read-only, then its link into its parent.
+            // VA made read-only (or the frame cleared, if it is one of `range`), then its
+            // link into its parent.
             let mut links = [MmuUpdate { ptr: 0, val: 0 }; 3];
-            let mut new_tables = [(0u64, 0u64); 3];
+            let mut new_tables = [NewTable {
+                pfn: 0,
+                mfn: 0,
+                mapped: false,
+            }; 3];
             let mut created = 0;
             let (mut table_mfn, mut table_va) = (l4_mfn, self.l4_va);
             for level in (2..=4).rev() {
@@ -231,66 +256,108 @@ impl PageTables {
                     (table_mfn, table_va) = table_of(e);
                     continue;
                 }
-                let new = alloc_table().ok_or(MapError::NoFrameForTable)?;
-                let mfn = self.p2m.mfn(new).ok_or(MapError::NoFrameForTable)?;
-                // SAFETY: `new` is a free frame the caller took from the allocator, mapped
-                // writable in the identity map and used by nothing else: zeroing it touches
-                // no live data.
-                unsafe { core::ptr::write_bytes((new << PAGE_SHIFT) as *mut u8, 0, 4096) };
+                let taken = alloc_table().and_then(|new| {
+                    let mapped = self.is_mapped(new << PAGE_SHIFT);
+                    match self.p2m.mfn(new) {
+                        // Unmapped and outside this range: Xen could clear it, but a later
+                        // mapping of its region would not know to map it read-only.
+                        Some(mfn) if mapped || range.contains(&new) => Some(NewTable {
+                            pfn: new,
+                            mfn,
+                            mapped,
+                        }),
+                        _ => {
+                            give_back(new);
+                            None
+                        }
+                    }
+                });
+                let Some(t) = taken else {
+                    for t in &new_tables[..created] {
+                        give_back(t.pfn);
+                    }
+                    return Err(MapError::NoFrameForTable);
+                };
+                if t.mapped {
+                    // SAFETY: `t.pfn` is a free frame the caller took from the allocator,
+                    // mapped writable in the identity map and used by nothing else:
+                    // zeroing it touches no live data.
+                    unsafe { core::ptr::write_bytes((t.pfn << PAGE_SHIFT) as *mut u8, 0, 4096) };
+                }
                 links[created] = MmuUpdate {
                     ptr: ((table_mfn << PAGE_SHIFT) + idx * 8) | MMU_NORMAL_PT_UPDATE,
-                    val: (mfn << PAGE_SHIFT) | PTE_KERNEL_RW,
+                    val: (t.mfn << PAGE_SHIFT) | PTE_KERNEL_RW,
                 };
-                new_tables[created] = (new << PAGE_SHIFT, mfn);
+                new_tables[created] = t;
                 created += 1;
-                (table_mfn, table_va) = (mfn, new << PAGE_SHIFT);
+                (table_mfn, table_va) = (t.mfn, t.pfn << PAGE_SHIFT);
             }
-            // This L1's entries.
+            let new_tables = &new_tables[..created];
+            // This L1's entries (a table frame among them read-only: Xen maps no page
+            // table writable).
             let mut batch = [MmuUpdate { ptr: 0, val: 0 }; ENTRIES as usize];
             let mut n = 0;
-            let l1_end = ((pfn / ENTRIES) + 1) * ENTRIES;
-            while pfn < end.min(l1_end) {
+            while pfn < range.end {
                 let idx = index(pfn << PAGE_SHIFT, 1);
                 if created > 0 || read_entry(table_va, idx) & PTE_PRESENT == 0 {
                     let mfn = self.p2m.mfn(pfn).ok_or(MapError::NoFrameForTable)?;
+                    let perm = if new_tables.iter().any(|t| t.pfn == pfn) {
+                        PTE_KERNEL_RO
+                    } else {
+                        PTE_KERNEL_RW
+                    };
                     batch[n] = MmuUpdate {
                         ptr: ((table_mfn << PAGE_SHIFT) + idx * 8) | MMU_NORMAL_PT_UPDATE,
-                        val: (mfn << PAGE_SHIFT) | PTE_KERNEL_RW | nx(),
+                        val: (mfn << PAGE_SHIFT) | perm | nx(),
                     };
                     n += 1;
                 }
                 pfn += 1;
             }
-            self.map_batch(
-                &new_tables[..created],
-                &links[..created],
-                &batch[..n],
-                refused,
-            )?;
+            self.map_batch(new_tables, &links[..created], &batch[..n], refused)?;
         }
         Ok(())
     }
 
-    /// One multicall: for each new table, its VA made read-only and its link; then the
-    /// leaf entries. Reports every refused entry; the first is the error.
+    /// One multicall: for each new table, its VA made read-only (or, for a frame not
+    /// mapped yet, the frame cleared) and its link; then the leaf entries. Reports every
+    /// refused entry; the first is the error.
     #[inline(never)]
     fn map_batch(
         &self,
-        new_tables: &[(u64, u64)],
+        new_tables: &[NewTable],
         links: &[MmuUpdate],
         leaves: &[MmuUpdate],
         refused: &mut dyn FnMut(&Refusal),
     ) -> Result<(), MapError> {
+        use xen::abi::xen::{MmuextOp, mmuext};
         use xen::multicall::MulticallEntry;
         let me = u64::from(DomId::SELF.0);
         let mut done: u32 = 0;
         let mut calls = [MulticallEntry::default(); 7];
+        let mut clears = [MmuextOp::default(); 3];
         let mut k = 0;
-        for ((va, mfn), link) in new_tables.iter().zip(links) {
-            calls[k] = MulticallEntry::new(
-                nr::UPDATE_VA_MAPPING,
-                &[*va, (mfn << PAGE_SHIFT) | PTE_KERNEL_RO, uvmf::INVLPG],
-            );
+        for ((t, link), clear) in new_tables.iter().zip(links).zip(clears.iter_mut()) {
+            calls[k] = if t.mapped {
+                MulticallEntry::new(
+                    nr::UPDATE_VA_MAPPING,
+                    &[
+                        t.pfn << PAGE_SHIFT,
+                        (t.mfn << PAGE_SHIFT) | PTE_KERNEL_RO,
+                        uvmf::INVLPG,
+                    ],
+                )
+            } else {
+                *clear = MmuextOp {
+                    cmd: mmuext::CLEAR_PAGE,
+                    arg1: t.mfn,
+                    arg2: 0,
+                };
+                MulticallEntry::new(
+                    nr::MMUEXT_OP,
+                    &[(clear as *const MmuextOp) as u64, 1, 0, me],
+                )
+            };
             calls[k + 1] = MulticallEntry::new(
                 nr::MMU_UPDATE,
                 &[(link as *const MmuUpdate) as u64, 1, 0, me],
@@ -312,9 +379,10 @@ impl PageTables {
         let calls = &mut calls[..k];
         // SAFETY: Xen only accepts a page as a table once no writable mapping of it exists,
         // so each new table's identity mapping (of a frame nothing else uses) is made
-        // read-only before it is linked; the links and leaves are slots of our own tables
-        // (validated by Xen) and point only at frames of this domain; every slice the
-        // entries point to lives on this stack until the multicall returns.
+        // read-only before it is linked, or the frame has no mapping at all and Xen clears
+        // it; the links and leaves are slots of our own tables (validated by Xen) and
+        // point only at frames of this domain; every slice the entries point to lives on
+        // this stack until the multicall returns.
         if let Err(e) = unsafe { hypercall::multicall(calls) } {
             let r = hypercall::refusal(nr::MULTICALL, &[k as u64], e);
             refused(&r);
@@ -327,8 +395,15 @@ impl PageTables {
                 continue;
             };
             // For mmu_update, the refused request itself rather than the pointer to it.
-            let r = if e.op != u64::from(nr::MMU_UPDATE) {
+            let r = if e.op == u64::from(nr::UPDATE_VA_MAPPING) {
                 hypercall::refusal(nr::UPDATE_VA_MAPPING, &e.args[..3], err)
+            } else if e.op == u64::from(nr::MMUEXT_OP) {
+                let cleared = new_tables.get((f.index - 1) / 2).map_or(0, |t| t.mfn);
+                hypercall::refusal(
+                    nr::MMUEXT_OP,
+                    &[u64::from(mmuext::CLEAR_PAGE), cleared],
+                    err,
+                )
             } else if f.index == k && !leaves.is_empty() {
                 mmu_refusal(leaves, done, err)
             } else {

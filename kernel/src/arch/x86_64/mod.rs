@@ -4,7 +4,8 @@
 //! `traps` the exception, upcall and system-call stubs; `mm` the page tables; `switch` the
 //! context switch; `ldt` the TLS segments; `events` the event-channel operations;
 //! `runstate` the runstate area; `fpu` the whole x87/SSE state of threads that run C;
-//! `syscall` Linux system calls from user code, as calls on the thread's stack.
+//! `syscall` Linux system calls from user code, as calls on the thread's stack;
+//! `random` CPUID as Xen shows it and the RDRAND/RDSEED instructions.
 //! `entry` is the one interface up into the portable kernel (symbols the kernel defines);
 //! nothing else here names the kernel.
 //!
@@ -17,6 +18,7 @@ pub mod hypercall;
 pub(crate) mod ldt;
 pub mod mm;
 pub mod probe;
+pub mod random;
 pub(crate) mod runstate;
 pub(crate) mod start;
 pub mod switch;
@@ -336,8 +338,9 @@ pub fn console_ring(mfn: u64) -> Shared<xen::abi::console::XenconsInterface> {
 /// The boot module's bytes (`start_info.mod_start`, `mod_len`: xl's `ramdisk =`).
 ///
 /// Only for the range `BootInfo::module` gives: Xen's builder maps the module in the
-/// start-of-day mapping, below the first free frame, so it stays mapped and reserved (no
-/// one else writes it).
+/// start-of-day mapping, below the first free frame, and `mm::init` keeps its frames out
+/// of the frame allocator for good (and maps them, wherever they are), so it stays mapped
+/// and no one else writes it.
 pub fn boot_module(va: u64, len: u64) -> &'static [u8] {
     let len = usize::try_from(len).unwrap_or(0);
     // SAFETY: per the contract: a mapped, reserved range no one writes, for ever.
