@@ -42,7 +42,8 @@ fn err(e: NetError) -> Errno {
         NetError::BrokenPipe => Errno::EPIPE,
         NetError::BadSocket(_) => Errno::EBADF,
         NetError::MessageTooLarge => Errno(90), // EMSGSIZE
-        NetError::Down(_) => Errno(100),        // ENETDOWN
+        NetError::Interrupted => Errno::EINTR,
+        NetError::Down(_) => Errno(100), // ENETDOWN
     }
 }
 
