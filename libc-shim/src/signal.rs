@@ -1264,7 +1264,9 @@ impl core::error::Error for FrameError {}
 /// image, the old mask), then `siginfo_t`.
 ///
 /// The handler is entered with `rsp` = [`Frame::rsp`], `rdi` = the signal, `rsi` =
-/// [`Frame::siginfo`], `rdx` = [`Frame::ucontext`], `rax` = 0.
+/// [`Frame::siginfo`], `rdx` = [`Frame::ucontext`], `rax` = 0 (and, as Linux does,
+/// `rflags` without DF, TF, RF and AC). An action without `SA_RESTORER` has no return
+/// path: Linux sends `SIGSEGV` instead of building the frame, which is the caller's to do.
 ///
 /// # Errors
 /// [`FrameError::NoRoom`] when the addresses would go below 0.
