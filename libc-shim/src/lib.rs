@@ -18,6 +18,7 @@ pub mod elf;
 pub mod errno;
 pub mod initstack;
 pub mod nr;
+pub mod signal;
 pub mod stat;
 
 #[cfg(target_os = "none")]

@@ -51,6 +51,7 @@ impl From<NetError> for Errno {
             NetError::BrokenPipe => Errno::EPIPE,
             NetError::BadSocket(_) => Errno::EBADF,
             NetError::MessageTooLarge => Errno::EMSGSIZE,
+            NetError::Interrupted => Errno::EINTR,
             NetError::Down(_) => Errno::ENETDOWN,
         }
     }

@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::arch::x86_64::mm::MapError;
 use kernel::arch::x86_64::{probe, switch};
-use kernel::sched::sync::{Condvar, Event, Mutex, WaitQueue};
+use kernel::sched::sync::{Condvar, Event, Mutex, WaitQueue, WaitResult};
 use kernel::sched::{self, Builder, JoinHandle};
 use kernel::{mm, println, time};
 use xen::abi::xen::DomId;
@@ -548,6 +548,215 @@ fn timed_waits_time_out_and_wake() -> Outcome {
     Ok(())
 }
 
+/// Starts a thread that runs `f` once it has told the caller it is about to wait, and
+/// runs it until it waits: when this returns, the thread is blocked in `f` (or done).
+fn spawn_waiter<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Outcome<JoinHandle<T>> {
+    let h = sched::spawn(name, f).map_err(|e| format!("{name}: {e}"))?;
+    // Cooperative threads: one yield runs the new thread until it blocks.
+    sched::yield_now();
+    Ok(h)
+}
+
+/// `sched::interrupt` ends an interruptible wait at once (with or without a deadline),
+/// an interrupt that came first ends the next one before it starts, a wait nobody ends
+/// times out, the early-ended wait leaves no timer behind, and an exited thread cannot be
+/// interrupted.
+fn interrupt_ends_an_interruptible_wait() -> Outcome {
+    let wq = Arc::new(WaitQueue::new());
+    let q = wq.clone();
+    let far = time::now_ns() + 2_000_000_000;
+    let waiter = spawn_waiter("interruptible", move || {
+        let first = q.wait_interruptible(None);
+        let flag = sched::interrupted();
+        // The flag stays set: the next wait ends before it starts.
+        let second = q.wait_interruptible(Some(far));
+        sched::clear_interrupt();
+        let third = q.wait_interruptible(Some(far));
+        sched::clear_interrupt();
+        (first, flag, second, third, time::now_ns())
+    })?;
+    let id = waiter.id();
+    check!(sched::interrupt(id), "interrupt({id}) found no thread");
+    sched::yield_now();
+    // Now blocked in the third wait, with a deadline 2 s away.
+    let t0 = time::now_ns();
+    check!(
+        sched::interrupt(id),
+        "second interrupt({id}) found no thread"
+    );
+    let (first, flag, second, third, ended) = waiter.join().ok_or("waiter gave no result")?;
+    check!(
+        first == WaitResult::Interrupted && flag,
+        "untimed wait ended with {first:?}, interrupt flag {flag}"
+    );
+    check!(
+        second == WaitResult::Interrupted,
+        "a wait with the flag already set ended with {second:?}"
+    );
+    check!(
+        third == WaitResult::Interrupted && ended < far,
+        "timed wait ended with {third:?}, {} ms after the interrupt",
+        (ended.saturating_sub(t0)) / 1_000_000
+    );
+    check!(
+        !sched::interrupt(id),
+        "interrupt({id}) found the thread after it exited"
+    );
+    check!(!wq.wake_one(), "the interrupted waiter stayed queued");
+
+    let deadline = time::now_ns() + 5_000_000;
+    let r = wq.wait_interruptible(Some(deadline));
+    check!(
+        r == WaitResult::TimedOut,
+        "an undisturbed wait ended with {r:?}"
+    );
+    check!(time::now_ns() >= deadline, "the timed wait ended early");
+    // The 2 s timer of the interrupted wait is gone: it would end this sleep early.
+    let t0 = time::now_ns();
+    sched::sleep_ns(30_000_000);
+    let slept = time::now_ns() - t0;
+    check!(
+        slept >= 30_000_000,
+        "a 30 ms sleep after an interrupted timed wait ended after {slept} ns"
+    );
+    Ok(())
+}
+
+/// A thread blocked on a plain wait queue or a mutex stays blocked when interrupted (its
+/// flag is set for later), and runs on when what it waits for comes.
+fn interrupt_leaves_other_waits_alone() -> Outcome {
+    let wq = Arc::new(WaitQueue::new());
+    let lock = Arc::new(Mutex::new(0u64));
+    let done = Arc::new(AtomicU64::new(0));
+    let guard = lock.lock();
+    let (q, l, d) = (wq.clone(), lock.clone(), done.clone());
+    let waiter = spawn_waiter("plain-waiter", move || {
+        q.wait();
+        d.store(1, Ordering::SeqCst);
+        let flag_after_wait = sched::interrupted();
+        sched::clear_interrupt();
+        *l.lock() += 1;
+        d.store(2, Ordering::SeqCst);
+        let flag_after_lock = sched::interrupted();
+        sched::clear_interrupt();
+        (flag_after_wait, flag_after_lock)
+    })?;
+    let id = waiter.id();
+    check!(sched::interrupt(id), "interrupt({id}) found no thread");
+    sched::sleep_ns(5_000_000);
+    let stage = done.load(Ordering::SeqCst);
+    let woken = wq.wake_one();
+    sched::yield_now();
+    // Now blocked on the mutex.
+    check!(sched::interrupt(id), "interrupt({id}) found no thread");
+    sched::sleep_ns(5_000_000);
+    let stage2 = done.load(Ordering::SeqCst);
+    drop(guard);
+    let flags = waiter.join();
+    check!(
+        stage == 0 && woken,
+        "interrupting a plain wait woke it (stage {stage}, still queued {woken})"
+    );
+    check!(
+        stage2 == 1,
+        "interrupting a mutex wait woke it (stage {stage2})"
+    );
+    check!(
+        flags == Some((true, true)),
+        "interrupt flags seen after the waits: {flags:?}"
+    );
+    check!(*lock.lock() == 1, "the waiter never took the mutex");
+    Ok(())
+}
+
+/// A wake and an interrupt arriving together, in either order, end the wait as woken:
+/// the wake is not lost, and the interrupt flag is still set for the next wait.
+fn a_wake_racing_an_interrupt_is_not_lost() -> Outcome {
+    for wake_first in [true, false] {
+        let wq = Arc::new(WaitQueue::new());
+        let q = wq.clone();
+        let waiter = spawn_waiter("racer", move || {
+            let r = q.wait_interruptible(None);
+            let flag = sched::interrupted();
+            sched::clear_interrupt();
+            (r, flag)
+        })?;
+        let id = waiter.id();
+        let (woke, interrupted) = if wake_first {
+            let w = wq.wake_one();
+            (w, sched::interrupt(id))
+        } else {
+            let i = sched::interrupt(id);
+            (wq.wake_one(), i)
+        };
+        let got = waiter.join();
+        check!(
+            woke && interrupted,
+            "wake first {wake_first}: wake_one found a waiter {woke}, interrupt found the thread {interrupted}"
+        );
+        check!(
+            got == Some((WaitResult::Woken, true)),
+            "wake first {wake_first}: the wait ended with {got:?}, expected (Woken, flag set)"
+        );
+    }
+    Ok(())
+}
+
+/// `sleep_until_interruptible` sleeps to its deadline when left alone and returns false
+/// at once when interrupted.
+fn interruptible_sleep_ends_early() -> Outcome {
+    let deadline = time::now_ns() + 5_000_000;
+    check!(
+        sched::sleep_until_interruptible(deadline),
+        "an undisturbed sleep said it was interrupted"
+    );
+    check!(time::now_ns() >= deadline, "the sleep ended early");
+    let far = time::now_ns() + 2_000_000_000;
+    let sleeper = spawn_waiter("sleeper", move || {
+        let slept = sched::sleep_until_interruptible(far);
+        sched::clear_interrupt();
+        (slept, time::now_ns())
+    })?;
+    let t0 = time::now_ns();
+    check!(sched::interrupt(sleeper.id()), "interrupt found no sleeper");
+    let (slept, ended) = sleeper.join().ok_or("sleeper gave no result")?;
+    check!(!slept, "an interrupted sleep said it slept to its deadline");
+    check!(
+        ended < far,
+        "the interrupted sleep ended {} ms after the interrupt",
+        ended.saturating_sub(t0) / 1_000_000
+    );
+    Ok(())
+}
+
+/// `save_fpu`/`restore_fpu` round-trip the x87/SSE state, and restoring an image with
+/// MXCSR bits the CPU lacks does not fault (they are cleared).
+fn fpu_images_round_trip_and_are_sanitized() -> Outcome {
+    let mut saved = [0u8; 512];
+    sched::save_fpu(&mut saved);
+    let mxcsr = u32::from_le_bytes([saved[24], saved[25], saved[26], saved[27]]);
+    check!(mxcsr == 0x1f80, "saved MXCSR {mxcsr:#x}, expected 0x1f80");
+    let mut bad = saved;
+    // Round toward zero (0x6000) and every reserved bit above 16.
+    bad[24..28].copy_from_slice(&(0xffff_0000u32 | 0x7f80).to_le_bytes());
+    sched::restore_fpu(&bad);
+    let (loaded, _) = probe::fpu_control();
+    sched::restore_fpu(&saved);
+    let (back, _) = probe::fpu_control();
+    check!(
+        loaded == 0x7f80,
+        "restoring MXCSR 0xffff7f80 loaded {loaded:#x}, expected 0x7f80"
+    );
+    check!(
+        back == 0x1f80,
+        "MXCSR {back:#x} after restoring the saved image"
+    );
+    Ok(())
+}
+
 /// The grant table is set up by Xen (query_size, setup_table, frames mapped), and a page
 /// granted to dom0 can be ended again; bad requests are errors.
 fn grant_table_grants_and_ends() -> Outcome {
@@ -914,6 +1123,26 @@ const TESTS: &[Test] = &[
     (
         "timed_waits_time_out_and_wake",
         timed_waits_time_out_and_wake,
+    ),
+    (
+        "interrupt_ends_an_interruptible_wait",
+        interrupt_ends_an_interruptible_wait,
+    ),
+    (
+        "interrupt_leaves_other_waits_alone",
+        interrupt_leaves_other_waits_alone,
+    ),
+    (
+        "a_wake_racing_an_interrupt_is_not_lost",
+        a_wake_racing_an_interrupt_is_not_lost,
+    ),
+    (
+        "interruptible_sleep_ends_early",
+        interruptible_sleep_ends_early,
+    ),
+    (
+        "fpu_images_round_trip_and_are_sanitized",
+        fpu_images_round_trip_and_are_sanitized,
     ),
     ("grant_table_grants_and_ends", grant_table_grants_and_ends),
     (

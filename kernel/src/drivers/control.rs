@@ -6,7 +6,13 @@
 //! `control/feature-reboot`, watches the `control` directory, acknowledges a request it carries
 //! out by clearing the key, runs the registered shutdown hooks (newest first) and shuts
 //! the domain down: `poweroff` and `halt` with reason poweroff, `reboot` with reason
-//! reboot. Other requests (`suspend`, anything unknown) are logged and left in place,
+//! reboot. An app that runs a program of its own can take such a request over
+//! ([`on_shutdown_request`]): its handler asks the program to stop (libc-shim sends it
+//! `SIGTERM`) and answers [`Disposition::Stopping`]; the program's own exit then ends the
+//! domain ([`requested_shutdown`] says with which reason), and if it has not within the
+//! grace period (`shutdown-grace=S` on the command line, default 10 s, 0 to 3600) this
+//! driver says so on the console, runs the hooks and shuts the domain down itself. Other
+//! requests (`suspend`, anything unknown) are logged and left in place,
 //! unacknowledged, so the toolstack does not wait for what will not happen. A sysrq key is
 //! cleared and handled as Linux does for the keys it shares: `z` prints the trace ring,
 //! `m` memory use, any other key the list of keys. Like every thread it runs only when the
@@ -17,6 +23,8 @@ use crate::drivers::xenbus::{self, Tx, Xenbus};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU8, Ordering};
+use xen::abi::sched::ShutdownReason;
 use xen::control::{ShutdownRequest as Request, Sysrq};
 use xen::xenstore::XsError;
 
@@ -28,6 +36,98 @@ static HOOKS: spin::Mutex<Vec<Hook>> = spin::Mutex::new(Vec::new());
 /// Registers `hook` to run before a requested poweroff or reboot.
 pub fn on_shutdown(hook: Hook) {
     HOOKS.lock().push(hook);
+}
+
+/// What the app's shutdown-request handler does with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Nothing: the driver carries the request out at once (hooks, then shutdown), as
+    /// without a handler.
+    Default,
+    /// The app has asked its program to stop and will end the domain itself; the driver
+    /// does it after the grace period if the app has not.
+    Stopping,
+}
+
+/// Takes a shutdown request over (see [`on_shutdown_request`]).
+pub type RequestHandler = fn(ShutdownReason) -> Disposition;
+
+static HANDLER: spin::Mutex<Option<RequestHandler>> = spin::Mutex::new(None);
+
+/// The reason of the request being carried out, as `ShutdownReason as u8`; `NO_REQUEST`
+/// while there is none.
+static REQUESTED: AtomicU8 = AtomicU8::new(NO_REQUEST);
+const NO_REQUEST: u8 = u8::MAX;
+
+/// Grace period (s) without `shutdown-grace=`.
+pub const DEFAULT_GRACE_S: u64 = 10;
+
+/// Registers `handler` to be asked first about each `xl shutdown`/`xl reboot` (the last
+/// registration counts). It runs on the `control` thread and must not block for long:
+/// it should only ask its program to stop.
+pub fn on_shutdown_request(handler: RequestHandler) {
+    *HANDLER.lock() = Some(handler);
+}
+
+/// The reason of the shutdown the toolstack asked for and a handler took over, if one
+/// is under way: the reason an app should shut down with when its program exits.
+pub fn requested_shutdown() -> Option<ShutdownReason> {
+    use ShutdownReason::*;
+    let v = REQUESTED.load(Ordering::SeqCst);
+    [Poweroff, Reboot, Suspend, Crash, Watchdog]
+        .into_iter()
+        .find(|r| *r as u8 == v)
+}
+
+/// The grace period in seconds: `shutdown-grace=S` (0 to 3600), else the default (a
+/// malformed value is reported and the default used).
+fn grace_s() -> u64 {
+    let cmdline = crate::boot_info().cmdline();
+    crate::cmdline::number(cmdline, "shutdown-grace", 0..=3600, "seconds (0 to 3600)")
+        .unwrap_or_else(|e| {
+            log::warn!("{e}; using {DEFAULT_GRACE_S} s");
+            None
+        })
+        .unwrap_or(DEFAULT_GRACE_S)
+}
+
+/// Runs the hooks (newest first) and shuts the domain down.
+fn carry_out(reason: ShutdownReason) -> ! {
+    let hooks = core::mem::take(&mut *HOOKS.lock());
+    for hook in hooks.into_iter().rev() {
+        hook();
+    }
+    crate::shutdown(reason)
+}
+
+/// A request the toolstack made: the handler's, or carried out now.
+fn requested(value: &str, reason: ShutdownReason) {
+    if requested_shutdown().is_some() {
+        log::info!("{value} requested by the toolstack (already stopping)");
+        return;
+    }
+    let handler = *HANDLER.lock();
+    let disposition = handler.map_or(Disposition::Default, |h| h(reason));
+    if disposition == Disposition::Default {
+        log::info!("{value} requested by the toolstack");
+        carry_out(reason);
+    }
+    let grace = grace_s();
+    log::info!("{value} requested by the toolstack: the program has {grace} s to stop");
+    REQUESTED.store(reason as u8, Ordering::SeqCst);
+    let value = String::from(value);
+    let timer = crate::sched::spawn("shutdown-grace", move || {
+        crate::sched::sleep_ns(grace.saturating_mul(1_000_000_000));
+        crate::println!(
+            "ferrun: the program did not stop within {grace} s of the toolstack's {value}; \
+             shutting down"
+        );
+        carry_out(reason)
+    });
+    if let Err(e) = timer {
+        log::error!("no thread for the shutdown grace period ({e}): shutting down now");
+        carry_out(reason);
+    }
 }
 
 /// Starts the `control` thread (at boot, before the app's main).
@@ -76,14 +176,7 @@ fn run() {
             continue;
         }
         match take_request(&bus) {
-            Ok((value, Request::Shutdown(reason))) => {
-                log::info!("{value} requested by the toolstack");
-                let hooks = core::mem::take(&mut *HOOKS.lock());
-                for hook in hooks.into_iter().rev() {
-                    hook();
-                }
-                crate::shutdown(reason);
-            }
+            Ok((value, Request::Shutdown(reason))) => requested(&value, reason),
             Ok((value, Request::Unsupported)) => {
                 log::warn!("ignoring unsupported request '{value}' (left unacknowledged)");
             }

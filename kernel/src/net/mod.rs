@@ -13,7 +13,8 @@
 //! on Linux, instead of being reset), [`TcpStream`] (read, write, shutdown, timeouts,
 //! nodelay, connect), [`UdpSocket`], and [`poll`], a readiness wait over many sockets at
 //! once (the base of `poll`/`epoll` in libc-shim). A socket is a [`SocketId`] into the
-//! stack; blocking calls block only their thread.
+//! stack; blocking calls block only their thread, and `sched::interrupt` ends their wait
+//! with [`NetError::Interrupted`].
 //!
 //! No lost wakeups: a thread checks its condition and joins the wait queue with nothing
 //! yielding in between (one vCPU, no preemption), and the `net` thread wakes the waiters
@@ -102,6 +103,10 @@ pub enum NetError {
     BadSocket(SocketId),
     /// A UDP datagram larger than the socket's buffer.
     MessageTooLarge,
+    /// A blocking call's wait was ended by `sched::interrupt` (a signal for the calling
+    /// thread: libc-shim answers `EINTR`); the thread's interrupt flag is still set. An
+    /// interrupted `connect` closes its socket; nothing else changes state.
+    Interrupted,
 }
 
 impl fmt::Display for DownReason {
@@ -131,6 +136,7 @@ impl fmt::Display for NetError {
             NetError::BrokenPipe => write!(f, "broken pipe"),
             NetError::BadSocket(id) => write!(f, "no socket {}", id.0),
             NetError::MessageTooLarge => write!(f, "message too large"),
+            NetError::Interrupted => write!(f, "interrupted"),
         }
     }
 }

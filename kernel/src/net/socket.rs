@@ -5,6 +5,7 @@
 
 use super::stack::{ACTIVITY, Entry, KICK, STACK, Stack, Udp, duration_ns, wake_waiters};
 use super::{NetError, SocketId, ready};
+use crate::sched::sync::WaitResult;
 use alloc::vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::task::Poll;
@@ -13,7 +14,9 @@ use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
 
 /// Runs `f` on the stack until it is ready, waiting for socket activity in between, up
 /// to `deadline` (ns of monotonic time; `None`: no limit). A non-blocking call returns
-/// `WouldBlock` instead of waiting.
+/// `WouldBlock` instead of waiting; a wait ended by `sched::interrupt` returns
+/// `Interrupted` (the thread's interrupt flag stays set), one that found the call ready
+/// first returns its result.
 fn block_on<T>(
     deadline: Option<u64>,
     mut f: impl FnMut(&mut Stack) -> Result<Poll<T>, NetError>,
@@ -35,11 +38,9 @@ fn block_on<T>(
             return Err(NetError::TimedOut);
         }
         // Nothing yielded since the check above (dropping the lock only wakes a waiter).
-        match deadline {
-            Some(d) => {
-                ACTIVITY.wait_until(d);
-            }
-            None => ACTIVITY.wait(),
+        // A timeout is found at the top of the next round, after one more look.
+        if ACTIVITY.wait_interruptible(deadline) == WaitResult::Interrupted {
+            return Err(NetError::Interrupted);
         }
     }
 }

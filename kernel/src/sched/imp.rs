@@ -3,6 +3,14 @@
 //! Its `unsafe` calls are the context switch and writing a new thread's first frame (both
 //! in `arch::x86_64::switch`) and installing the LDT on frames it took; everything else
 //! here is safe code.
+//!
+//! Interrupts (what a signal needs, like Linux's `TIF_SIGPENDING` and
+//! `TASK_INTERRUPTIBLE`): [`interrupt`] sets a thread's flag and, if the thread is blocked
+//! in an interruptible wait ([`WaitQueue::wait_interruptible`](super::sync::WaitQueue),
+//! [`sleep_until_interruptible`]), makes it runnable. Every other wait (mutex, condvar,
+//! plain wait queue, join) is left alone: its callers count on being woken only by the
+//! one they wait for. Threads are found by id in a registry of weak references, one
+//! B-tree insertion per spawn and one removal per exit.
 
 extern crate alloc;
 
@@ -12,9 +20,9 @@ use crate::arch::x86_64::{self as arch, switch};
 use crate::mm::{Stack, StackError};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use heapless::String;
 
 /// Longest thread name kept (longer names are cut).
@@ -67,6 +75,8 @@ pub(crate) struct ThreadInner {
     /// The whole x87/SSE state, for threads that run foreign code (saved when the thread
     /// switches out, restored when it runs again).
     fpu: spin::Once<Box<FpuArea>>,
+    /// Set by [`interrupt`], cleared by the thread itself ([`clear_interrupt`]).
+    interrupt: AtomicBool,
 }
 
 /// A TLS block foreign code set up: its LDT entry and selector, if it got one, and base.
@@ -147,6 +157,12 @@ struct Sched {
     runq: VecDeque<Arc<ThreadInner>>,
     sleepers: BTreeMap<(u64, u64), Arc<ThreadInner>>,
     zombies: Vec<Arc<ThreadInner>>,
+    /// Every thread not yet exited, by id (for [`interrupt`]).
+    threads: BTreeMap<u64, Weak<ThreadInner>>,
+    /// The threads blocked in an interruptible wait, by id, with the deadline of their
+    /// entry in `sleepers` if they have one. A thread is here from the moment it decides to
+    /// block until it runs again.
+    interruptible: BTreeMap<u64, Option<u64>>,
     next_id: u64,
     switches: u64,
     live: usize,
@@ -157,6 +173,8 @@ static SCHED: spin::Mutex<Sched> = spin::Mutex::new(Sched {
     runq: VecDeque::new(),
     sleepers: BTreeMap::new(),
     zombies: Vec::new(),
+    threads: BTreeMap::new(),
+    interruptible: BTreeMap::new(),
     next_id: 1,
     switches: 0,
     live: 0,
@@ -243,7 +261,7 @@ fn new_thread(
     };
     let tcb = new_tcb(id);
     let ldt = tls_segment(tcb.self_ptr);
-    Arc::new(ThreadInner {
+    let t = Arc::new(ThreadInner {
         id,
         name: spin::Mutex::new(short_name(name)),
         rsp: AtomicU64::new(rsp),
@@ -257,7 +275,10 @@ fn new_thread(
         ldt,
         foreign_tls: spin::Mutex::new(None),
         fpu: spin::Once::new(),
-    })
+        interrupt: AtomicBool::new(false),
+    });
+    SCHED.lock().threads.insert(id, Arc::downgrade(&t));
+    t
 }
 
 /// Why the LDT for TLS segments could not be installed.
@@ -536,6 +557,100 @@ pub(crate) fn block_until(deadline: u64) {
     SCHED.lock().sleepers.remove(&key);
 }
 
+/// Blocks the running thread `me` interruptibly until someone calls [`wake`] on it,
+/// [`interrupt`]s it, or the monotonic clock reaches `deadline` (ns; `None`: no limit).
+/// The caller checked `me`'s interrupt flag with nothing yielding since.
+pub(crate) fn block_interruptible(me: &Arc<ThreadInner>, deadline: Option<u64>) {
+    {
+        let mut s = SCHED.lock();
+        if let Some(d) = deadline {
+            s.sleepers.insert((d, me.id), me.clone());
+        }
+        s.interruptible.insert(me.id, deadline);
+    }
+    switch_away(State::Blocked);
+    let mut s = SCHED.lock();
+    // Woken (or interrupted) before the deadline: the timer entry must not fire later.
+    if let Some(d) = s.interruptible.remove(&me.id).flatten() {
+        s.sleepers.remove(&(d, me.id));
+    }
+}
+
+/// Interrupts thread `id`: sets its interrupt flag and, if it is blocked in an
+/// interruptible wait, makes it runnable (its wait then returns `Interrupted`). A thread
+/// in any other wait keeps waiting; it sees the flag at its next interruptible wait, or
+/// when it asks [`interrupted`]. False when no live thread has that id.
+///
+/// Call it from thread context (a thread or an event handler), never from the upcall.
+pub fn interrupt(id: u64) -> bool {
+    let mut s = SCHED.lock();
+    let Some(t) = s.threads.get(&id).and_then(Weak::upgrade) else {
+        return false;
+    };
+    if t.state() == State::Exited {
+        return false;
+    }
+    t.interrupt.store(true, Ordering::SeqCst);
+    if let Some(deadline) = s.interruptible.remove(&id) {
+        if let Some(d) = deadline {
+            s.sleepers.remove(&(d, id));
+        }
+        // Already made runnable by a wake (then its wait counts as woken): queued once.
+        if t.state() == State::Blocked {
+            t.set_state(State::Runnable);
+            s.runq.push_back(t);
+        }
+    }
+    true
+}
+
+/// True when the running thread's interrupt flag is set.
+pub fn interrupted() -> bool {
+    current().interrupt.load(Ordering::SeqCst)
+}
+
+/// Clears the running thread's interrupt flag (once it has dealt with what the
+/// interrupt was for, say the pending signals).
+pub fn clear_interrupt() {
+    current().interrupt.store(false, Ordering::SeqCst);
+}
+
+/// The running thread's interrupt flag (for [`WaitQueue`](super::sync::WaitQueue)).
+pub(crate) fn interrupt_flag(t: &ThreadInner) -> bool {
+    t.interrupt.load(Ordering::SeqCst)
+}
+
+/// Sleeps until pvclock time `deadline` (ns) unless interrupted first: true when it slept
+/// to the deadline, false when the thread's interrupt flag was set (before the sleep or
+/// during it).
+pub fn sleep_until_interruptible(deadline: u64) -> bool {
+    let me = current();
+    if interrupt_flag(&me) {
+        return false;
+    }
+    // Nothing yields between the check above and blocking below: an interrupt from now on
+    // finds the thread in the interruptible set.
+    block_interruptible(&me, Some(deadline));
+    !interrupt_flag(&me)
+}
+
+/// Stores the running thread's live x87/SSE state (`fxsave64`) in `buf`: what a signal
+/// frame keeps of a C thread's floating-point registers. Kernel code is soft-float and
+/// never touches them, so they hold the program's values during its system calls.
+pub fn save_fpu(buf: &mut [u8; 512]) {
+    let mut a = FpuArea::initial();
+    a.save();
+    buf.copy_from_slice(&a.0);
+}
+
+/// Loads the running thread's x87/SSE state from `buf` (`fxrstor64`), an image that
+/// [`save_fpu`] made and the program may have changed since (a signal frame lives in its
+/// memory): MXCSR bits the CPU does not support are cleared first, so the restore cannot
+/// fault.
+pub fn restore_fpu(buf: &[u8; 512]) {
+    FpuArea::sanitized(buf).restore();
+}
+
 /// Renames the running thread (`pthread_setname_np`); longer names are cut.
 pub fn set_current_name(name: &str) {
     let me = current();
@@ -616,6 +731,7 @@ fn switch_away(new_state: State) {
             State::Runnable => s.runq.push_back(me),
             State::Exited => {
                 s.live -= 1;
+                s.threads.remove(&me.id);
                 s.zombies.push(me);
             }
             State::Blocked | State::Running => {}

@@ -2,12 +2,32 @@
 //!
 //! With one vCPU and no preemption, "check the condition, then join the wait queue" is
 //! atomic as long as nothing in between yields, which is what makes these simple.
+//!
+//! Only [`WaitQueue::wait_interruptible`] (and `sched::sleep_until_interruptible`) can be
+//! ended by `sched::interrupt`; the mutex, the condvar, [`Event`] and the plain waits are
+//! never woken by it, so their callers see only the wakes they wait for.
 
 extern crate alloc;
 
-use super::imp::{ThreadInner, block, block_until, current, wake};
+use super::imp::{
+    ThreadInner, block, block_interruptible, block_until, current, interrupt_flag, wake,
+};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+
+/// How an interruptible wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitResult {
+    /// A [`WaitQueue::wake_one`]/[`WaitQueue::wake_all`] took the thread off the queue
+    /// (also when an interrupt or the deadline came at the same time: no wake is lost;
+    /// the interrupt flag stays set for the next wait).
+    Woken,
+    /// The deadline passed.
+    TimedOut,
+    /// The thread's interrupt flag was set, before the wait or during it
+    /// (`sched::interrupt`); the flag stays set until the thread clears it.
+    Interrupted,
+}
 
 /// Threads waiting for something.
 pub struct WaitQueue {
@@ -39,6 +59,32 @@ impl WaitQueue {
         let before = waiters.len();
         waiters.retain(|t| !Arc::ptr_eq(t, &me));
         waiters.len() == before
+    }
+
+    /// Blocks the running thread until it is woken, interrupted (`sched::interrupt`), or
+    /// the monotonic clock reaches `deadline` (ns; `None`: no limit). Returns at once with
+    /// `Interrupted` if the thread's interrupt flag is already set. On return the thread is
+    /// off the queue, so a later wake goes to a thread that still waits.
+    pub fn wait_interruptible(&self, deadline: Option<u64>) -> WaitResult {
+        let me = current();
+        if interrupt_flag(&me) {
+            return WaitResult::Interrupted;
+        }
+        // Nothing yields between the check above and blocking below (one vCPU, no
+        // preemption): an interrupt from now on finds the thread blocked interruptibly.
+        self.waiters.lock().push_back(me.clone());
+        block_interruptible(&me, deadline);
+        let mut waiters = self.waiters.lock();
+        let before = waiters.len();
+        waiters.retain(|t| !Arc::ptr_eq(t, &me));
+        if waiters.len() == before {
+            // Not on the queue any more: a wake took it off.
+            WaitResult::Woken
+        } else if interrupt_flag(&me) {
+            WaitResult::Interrupted
+        } else {
+            WaitResult::TimedOut
+        }
     }
 
     /// Wakes the longest waiter; false if none.
