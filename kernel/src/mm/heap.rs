@@ -1,8 +1,9 @@
 //! The kernel heap: `linked_list_allocator` regions that grow on demand.
 //!
 //! The heap starts empty and takes a run of frames from the frame allocator (lowest
-//! first, 1 MiB or more, or just what the block needs when no such run is left) whenever
-//! no region can serve an allocation. Regions are never given back. When
+//! first: 1 MiB or a quarter of the heap's size, whichever is more, but no more than an
+//! eighth of the free frames; or just what the block needs when no such run is left)
+//! whenever no region can serve an allocation. Regions are never given back. When
 //! no frames are left `alloc` returns null, and Rust's allocation-error path panics with
 //! the size asked for, which the crash report prints.
 
@@ -14,6 +15,8 @@ use linked_list_allocator::Heap;
 const MAX_REGIONS: usize = 64;
 /// Smallest growth step: 1 MiB.
 const GROW_MIN_PAGES: usize = 256;
+/// The least the heap grows by when memory is short (64 KiB).
+const GROW_SMALL_PAGES: usize = 16;
 
 struct Regions {
     heaps: [Heap; MAX_REGIONS],
@@ -78,10 +81,17 @@ unsafe impl GlobalAlloc for KernelHeap {
             .size()
             .saturating_add(layout.align())
             .saturating_add(64);
-        // At least GROW_MIN_PAGES at once; when no run that long is free, just what the
-        // block needs (a nearly full guest still gets its last frames).
+        // At least GROW_MIN_PAGES at once, or an eighth of the free frames when memory is
+        // short (a small guest keeps room for its stacks); when no run that long is free,
+        // just what the block needs (a nearly full guest still gets its last frames).
         let exact = need.div_ceil(4096);
-        let mut pages = exact.max(GROW_MIN_PAGES);
+        // A quarter of the heap's size, so 64 regions reach any memory size.
+        let held: usize = r.heaps.iter().take(r.count).map(Heap::size).sum::<usize>() / 4096;
+        let step = GROW_MIN_PAGES
+            .max(held / 4)
+            .min(super::free_pages() / 8)
+            .max(GROW_SMALL_PAGES);
+        let mut pages = exact.max(step);
         let pfn = match super::alloc_run_low(pages) {
             Ok(pfn) => pfn,
             Err(_) if pages > exact => {
