@@ -209,6 +209,7 @@ pub fn run(program: Program<'_>, args: &[&str], tree: &crate::fs::TreeConfig<'_>
 /// The program's first thread: its stack, its FPU state, its entry.
 fn start(base: u64, prog: &elf::Program, args: &[alloc::string::String]) -> ! {
     sched::keep_fpu_state();
+    crate::sig::init(crate::thread::tid());
     let argv: Vec<&str> = args.iter().map(alloc::string::String::as_str).collect();
     let start = Start {
         args: &argv,

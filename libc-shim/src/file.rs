@@ -15,7 +15,7 @@ use crate::fs::{self, vfs_lock};
 use crate::stat::StatInfo;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use kernel::sched::sync::WaitQueue;
+use kernel::sched::sync::{WaitQueue, WaitResult};
 use vfs::locks::{FlockKind, FlockTable, LockKind, LockTable, Owner, Range};
 use vfs::{FileType, NodeRef};
 
@@ -392,7 +392,11 @@ pub(crate) fn fcntl_lock(d: &Description, cmd: u64, arg: u64) -> Result<i64, Err
                 match r {
                     Ok(()) => return Ok(0),
                     Err(_) if !wait => return Err(Errno::EAGAIN),
-                    Err(_) => LOCK_WAITERS.wait(),
+                    Err(_) => {
+                        if LOCK_WAITERS.wait_interruptible(None) == WaitResult::Interrupted {
+                            return Err(Errno::EINTR);
+                        }
+                    }
                 }
             }
         }
@@ -431,7 +435,11 @@ pub(crate) fn flock(d: &Description, op: u64) -> Result<i64, Errno> {
         match r {
             Ok(()) => return Ok(0),
             Err(_) if op & LOCK_NB != 0 => return Err(Errno::EWOULDBLOCK),
-            Err(_) => LOCK_WAITERS.wait(),
+            Err(_) => {
+                if LOCK_WAITERS.wait_interruptible(None) == WaitResult::Interrupted {
+                    return Err(Errno::EINTR);
+                }
+            }
         }
     }
 }

@@ -135,7 +135,7 @@ pub(crate) fn read(fdn: u64, buf: u64, len: u64) -> R {
 
 pub(crate) fn write(fdn: u64, buf: u64, len: u64) -> R {
     let d = fd::get_open(fdn)?;
-    write_vecs(&d, &[(buf, len_of(len)?)], None)
+    crate::sig::on_epipe(write_vecs(&d, &[(buf, len_of(len)?)], None), 0)
 }
 
 pub(crate) fn readv(fdn: u64, iov: u64, count: u64) -> R {
@@ -145,7 +145,7 @@ pub(crate) fn readv(fdn: u64, iov: u64, count: u64) -> R {
 
 pub(crate) fn writev(fdn: u64, iov: u64, count: u64) -> R {
     let d = fd::get_open(fdn)?;
-    write_vecs(&d, &user::iovecs(iov, count)?, None)
+    crate::sig::on_epipe(write_vecs(&d, &user::iovecs(iov, count)?, None), 0)
 }
 
 pub(crate) fn pread64(fdn: u64, buf: u64, len: u64, off: u64) -> R {

@@ -40,6 +40,8 @@ mod poll;
 #[cfg(target_os = "none")]
 mod process;
 #[cfg(target_os = "none")]
+mod sig;
+#[cfg(target_os = "none")]
 mod socket;
 #[cfg(target_os = "none")]
 mod sys;

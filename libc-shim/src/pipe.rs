@@ -15,7 +15,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::sched::sync::{READINESS, WaitQueue};
+use kernel::sched::sync::{READINESS, WaitQueue, WaitResult};
 use vfs::eventfd::EventCounter;
 use vfs::pipe::{PipeBuffer, PipeError};
 
@@ -23,6 +23,14 @@ type R = Result<i64, Errno>;
 
 /// `FIONREAD`.
 const FIONREAD: u64 = 0x541b;
+
+/// Waits on `q` until woken; a signal ends the wait with `EINTR`.
+fn wait(q: &WaitQueue) -> Result<(), Errno> {
+    match q.wait_interruptible(None) {
+        WaitResult::Interrupted => Err(Errno::EINTR),
+        WaitResult::Woken | WaitResult::TimedOut => Ok(()),
+    }
+}
 
 /// Source of inode numbers for pipes and socket pairs.
 static NEXT_INO: AtomicU64 = AtomicU64::new(1 << 30);
@@ -73,7 +81,7 @@ impl Channel {
                     }
                     return Ok(n);
                 }
-                Err(PipeError::WouldBlock) if !nonblocking => self.waiters.wait(),
+                Err(PipeError::WouldBlock) if !nonblocking => wait(&self.waiters)?,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -103,7 +111,11 @@ impl Channel {
                         Err(Errno::EAGAIN)
                     };
                 }
-                Err(PipeError::WouldBlock) => self.waiters.wait(),
+                Err(PipeError::WouldBlock) => {
+                    if let Err(e) = wait(&self.waiters) {
+                        return if done > 0 { Ok(done) } else { Err(e) };
+                    }
+                }
                 Err(PipeError::BrokenPipe) if done > 0 => return Ok(done),
                 Err(e) => return Err(e.into()),
             }
@@ -269,7 +281,7 @@ impl FileObject for EventFd {
                     return Ok(8);
                 }
                 Err(_) if d.nonblocking() => return Err(Errno::EAGAIN),
-                Err(_) => self.waiters.wait(),
+                Err(_) => wait(&self.waiters)?,
             }
         }
     }
@@ -288,7 +300,7 @@ impl FileObject for EventFd {
                 }
                 Err(vfs::eventfd::EventError::Invalid) => return Err(Errno::EINVAL),
                 Err(_) if d.nonblocking() => return Err(Errno::EAGAIN),
-                Err(_) => self.waiters.wait(),
+                Err(_) => wait(&self.waiters)?,
             }
         }
     }
@@ -437,7 +449,7 @@ impl FileObject for UnixSocket {
                 if d.nonblocking() {
                     return Err(Errno::EAGAIN);
                 }
-                rx.waiters.wait();
+                wait(&rx.waiters)?;
             },
         }
     }
@@ -469,7 +481,7 @@ impl FileObject for UnixSocket {
                     if d.nonblocking() {
                         return Err(Errno::EAGAIN);
                     }
-                    tx.waiters.wait();
+                    wait(&tx.waiters)?;
                 }
             }
         }

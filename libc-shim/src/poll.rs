@@ -23,7 +23,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use kernel::net::{self, PollEntry, ready};
-use kernel::sched::sync::READINESS;
+use kernel::sched::sync::{READINESS, WaitResult};
 
 type R = Result<i64, Errno>;
 
@@ -120,11 +120,13 @@ fn wait_for<T>(
         first = false;
         match deadline {
             Some(d) if kernel::time::now_ns() >= d => return Ok(None),
-            // Nothing yielded since the look above: a change from now on wakes us.
-            Some(d) => {
-                READINESS.wait_until(d);
+            // Nothing yielded since the look above: a change from now on wakes us; a
+            // signal ends the wait (EINTR).
+            d => {
+                if READINESS.wait_interruptible(d) == WaitResult::Interrupted {
+                    return Err(Errno::EINTR);
+                }
             }
-            None => READINESS.wait(),
         }
     }
 }

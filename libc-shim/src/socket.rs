@@ -572,7 +572,7 @@ pub(crate) fn sendto(fdn: u64, buf: u64, len: u64, flags: u64, addr: u64, alen: 
     let d = fd::get_open(fdn)?;
     if is_local_socket(&d) {
         let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
-        return local_send(&d, &[(buf, len)], flags);
+        return crate::sig::on_epipe(local_send(&d, &[(buf, len)], flags), flags);
     }
     let s = sock_of(&d)?;
     d.touch();
@@ -582,7 +582,7 @@ pub(crate) fn sendto(fdn: u64, buf: u64, len: u64, flags: u64, addr: u64, alen: 
         None
     };
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
-    send_vecs(s, &[(buf, len)], to, flags)
+    crate::sig::on_epipe(send_vecs(s, &[(buf, len)], to, flags), flags)
 }
 
 pub(crate) fn recvfrom(fdn: u64, buf: u64, len: u64, flags: u64, addr: u64, alen: u64) -> R {
@@ -614,7 +614,7 @@ pub(crate) fn sendmsg(fdn: u64, msg: u64, flags: u64) -> R {
     let d = fd::get_open(fdn)?;
     let (name, namelen, vecs) = msghdr(msg)?;
     if is_local_socket(&d) {
-        return local_send(&d, &vecs, flags);
+        return crate::sig::on_epipe(local_send(&d, &vecs, flags), flags);
     }
     let s = sock_of(&d)?;
     d.touch();
@@ -623,7 +623,7 @@ pub(crate) fn sendmsg(fdn: u64, msg: u64, flags: u64) -> R {
     } else {
         None
     };
-    send_vecs(s, &vecs, to, flags)
+    crate::sig::on_epipe(send_vecs(s, &vecs, to, flags), flags)
 }
 
 pub(crate) fn recvmsg(fdn: u64, msg: u64, flags: u64) -> R {

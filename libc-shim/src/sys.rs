@@ -8,7 +8,7 @@
 
 use crate::errno::Errno;
 use crate::nr::{self, num};
-use crate::{fd, fs, io, pipe, poll, process, socket, thread, user};
+use crate::{fd, fs, io, pipe, poll, process, sig, socket, thread, user};
 use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::syscall::SyscallFrame;
@@ -48,7 +48,8 @@ fn not_implemented(nr: u64) -> R {
 /// The kernel's system-call handler (installed by `exec::run`).
 pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
     const AT_FDCWD: u64 = -100i64 as u64;
-    let r = match f.nr {
+    let nr = f.nr;
+    let r = match nr {
         // Descriptors.
         num::READ => io::read(f.rdi, f.rsi, f.rdx),
         num::WRITE => io::write(f.rdi, f.rsi, f.rdx),
@@ -188,31 +189,39 @@ pub(crate) fn handle(f: &mut SyscallFrame) -> i64 {
         num::MPROTECT => mprotect(f.rdx),
         num::MADVISE => Ok(0),
         num::MREMAP => Err(Errno::ENOMEM),
-        num::RT_SIGPROCMASK => sigprocmask(f.rdx, f.r10),
-        num::RT_SIGACTION => sigaction(f.rdx, f.r10),
-        num::SIGALTSTACK => Ok(0),
+        num::RT_SIGPROCMASK => sig::rt_sigprocmask(f.rdi, f.rsi, f.rdx, f.r10),
+        num::RT_SIGACTION => sig::rt_sigaction(f.rdi, f.rsi, f.rdx, f.r10),
+        num::RT_SIGPENDING => sig::rt_sigpending(f.rdi, f.rsi),
+        num::RT_SIGSUSPEND => sig::rt_sigsuspend(f.rdi, f.rsi),
+        num::RT_SIGTIMEDWAIT => sig::rt_sigtimedwait(f.rdi, f.rsi, f.rdx, f.r10),
+        num::RT_SIGRETURN => sig::rt_sigreturn(f),
+        num::PAUSE => sig::pause(),
+        num::KILL => sig::kill(f.rdi, f.rsi),
+        num::TKILL => sig::tgkill(-1, f.rdi, f.rsi),
+        num::TGKILL => sig::tgkill(f.rdi as i32 as i64, f.rsi, f.rdx),
+        num::SIGALTSTACK => sig::sigaltstack(f.rdi, f.rsi),
+        num::ALARM => sig::alarm(f.rdi),
+        num::SETITIMER => sig::setitimer(f.rdi, f.rsi, f.rdx),
+        num::GETITIMER => sig::getitimer(f.rdi, f.rsi),
         num::CLOCK_GETTIME => clock_gettime(f.rdi, f.rsi),
         num::CLOCK_GETRES => clock_getres(f.rsi),
         num::GETTIMEOFDAY => gettimeofday(f.rdi),
-        num::NANOSLEEP => sleep(1, 0, f.rdi),
-        num::CLOCK_NANOSLEEP => sleep(f.rdi, f.rsi, f.rdx),
+        num::NANOSLEEP => sleep(1, 0, f.rdi, f.rsi),
+        num::CLOCK_NANOSLEEP => sleep(f.rdi, f.rsi, f.rdx, f.r10),
         num::SCHED_YIELD => {
             kernel::sched::yield_now();
             Ok(0)
         }
         num::UNAME => uname(f.rdi),
         num::GETRANDOM => getrandom(f.rdi, f.rsi, f.rdx),
-        num::TKILL | num::TGKILL => {
-            abort(f.nr, if f.nr == num::TKILL { f.rsi } else { f.rdx }, f.rsp)
-        }
         nr => not_implemented(nr),
     };
     let ret = match r {
         Ok(v) => v,
         Err(e) => e.ret(),
     };
-    kernel::trace::record(kernel::trace::Kind::Syscall, [f.nr, ret as u64, 0]);
-    ret
+    kernel::trace::record(kernel::trace::Kind::Syscall, [nr, ret as u64, 0]);
+    sig::on_return(f, nr, ret)
 }
 
 /// `getresuid`/`getresgid`: root for all three.
@@ -243,6 +252,13 @@ fn arch_prctl(code: u64, addr: u64) -> R {
 pub(crate) fn exit_program(status: u64) -> R {
     let status = status & 0xff;
     kernel::drivers::console::flush();
+    if let Some(reason) = kernel::drivers::control::requested_shutdown() {
+        // The toolstack asked for a shutdown and the program stopped: carry it out.
+        kernel::println!(
+            "ferrun: program exited with status {status} after the toolstack's shutdown request"
+        );
+        kernel::shutdown(reason);
+    }
     if status == 0 {
         kernel::poweroff();
     }
@@ -264,7 +280,7 @@ fn after_call(ret: u64) -> bool {
 
 /// Lists the return addresses into the program found on its stack above `rsp`: musl's
 /// own code keeps no frame pointers, so the frame chain cannot be followed through it.
-fn print_program_stack(rsp: u64) {
+pub(crate) fn print_program_stack(rsp: u64) {
     let Some(&(base, end)) = crate::exec::PROGRAM.get() else {
         return;
     };
@@ -285,18 +301,6 @@ fn print_program_stack(rsp: u64) {
             }
         }
     }
-}
-
-fn abort(nr: u64, sig: u64, rsp: u64) -> R {
-    kernel::println!(
-        "ferrun: the program killed itself with signal {sig} ({}: abort() or raise())",
-        nr::name(nr).unwrap_or("kill")
-    );
-    print_program_stack(rsp);
-    panic!(
-        "program killed itself with signal {sig} ({}: abort() or raise())",
-        nr::name(nr).unwrap_or("kill")
-    )
 }
 
 /// Anonymous mappings: start address -> pages.
@@ -352,21 +356,6 @@ fn mprotect(prot: u64) -> R {
     Ok(0)
 }
 
-fn sigprocmask(old: u64, size: u64) -> R {
-    if old != 0 {
-        user::zero(old, usize::try_from(size.min(128)).unwrap_or(8))?;
-    }
-    Ok(0)
-}
-
-fn sigaction(old: u64, size: u64) -> R {
-    if old != 0 {
-        // struct k_sigaction: handler, flags, restorer, mask.
-        user::zero(old, 24 + usize::try_from(size.min(128)).unwrap_or(8))?;
-    }
-    Ok(0)
-}
-
 /// Nanoseconds of clock `clk` now.
 fn clock_ns(clk: u64) -> Result<u128, Errno> {
     use kernel::time;
@@ -414,7 +403,9 @@ fn gettimeofday(tv: u64) -> R {
     Ok(0)
 }
 
-fn sleep(clk: u64, flags: u64, req: u64) -> R {
+/// `nanosleep(req, rem)` and `clock_nanosleep(clk, flags, req, rem)`: a signal ends the
+/// sleep with `EINTR` and the time left in `rem` (for a relative sleep).
+fn sleep(clk: u64, flags: u64, req: u64, rem: u64) -> R {
     let (sec, nsec) = user::read_timespec(req)?;
     if nsec >= 1_000_000_000 {
         return Err(Errno::EINVAL);
@@ -426,8 +417,17 @@ fn sleep(clk: u64, flags: u64, req: u64) -> R {
     } else {
         ns
     };
-    kernel::sched::sleep_ns(u64::try_from(wait).unwrap_or(u64::MAX));
-    Ok(0)
+    let start = kernel::time::now_ns();
+    let deadline = start.saturating_add(u64::try_from(wait).unwrap_or(u64::MAX));
+    if kernel::sched::sleep_until_interruptible(deadline) {
+        return Ok(0);
+    }
+    if rem != 0 && flags & TIMER_ABSTIME == 0 {
+        let left = deadline.saturating_sub(kernel::time::now_ns());
+        user::write_u64(rem, left / 1_000_000_000)?;
+        user::write_u64(rem + 8, left % 1_000_000_000)?;
+    }
+    Err(Errno::EINTR)
 }
 
 fn uname(buf: u64) -> R {

@@ -81,6 +81,7 @@ pub(crate) fn clone(f: &SyscallFrame) -> R {
     .map_err(|_| Errno::EAGAIN)?;
     let tid = h.id();
     drop(h);
+    crate::sig::thread_started(tid, self::tid());
     LIVE.fetch_add(1, Ordering::SeqCst);
     if flags & CLONE_PARENT_SETTID != 0 {
         user::write(ptid, &(tid as u32).to_le_bytes())?;
@@ -91,6 +92,7 @@ pub(crate) fn clone(f: &SyscallFrame) -> R {
 /// `exit`: ends the calling thread (its `clear_child_tid` zeroed and woken); the last
 /// thread's exit ends the program with `status`.
 pub(crate) fn exit_thread(status: u64) -> R {
+    crate::sig::thread_exited(tid());
     if let Some(addr) = CLEAR_TID.lock().remove(&tid())
         && addr != 0
         && user::write(addr, &0u32.to_le_bytes()).is_ok()

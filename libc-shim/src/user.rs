@@ -57,17 +57,6 @@ pub(crate) fn write(addr: u64, src: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Fills `len` bytes of the program's memory at `addr` with zeros.
-pub(crate) fn zero(addr: u64, len: usize) -> Result<(), Errno> {
-    check(addr, len)?;
-    if len == 0 {
-        return Ok(());
-    }
-    // SAFETY: as for `write`.
-    unsafe { core::ptr::write_bytes(addr as *mut u8, 0, len) };
-    Ok(())
-}
-
 /// A kernel buffer of `len` bytes (zeroed), or `ENOMEM`: a program's large request never
 /// runs the kernel out of memory.
 pub(crate) fn buffer(len: usize) -> Result<Vec<u8>, Errno> {

@@ -107,6 +107,25 @@ if guest_start c-httpd /run/ferrun/c-httpd.cfg && guest_expect c-httpd c-httpd.e
     guest_wait_stop c-httpd poweroff 20
 fi
 
+# Signals: handlers, masks, EINTR and SA_RESTART, sigsuspend, sigtimedwait, timers,
+# SIGPIPE, threads: the same output as on the host.
+c_run c-signals
+
+# `xl shutdown` of a C program: SIGTERM. Caught, the program stops cleanly and the domain
+# powers off; with SIGTERM's default action the domain powers off at once; ignored, the
+# domain is shut down after the grace period (shutdown-grace=2).
+for how in handler default ignore; do
+    guest_cfg "c-sigterm-$how" ../images/c-sigterm 'memory = 32' "cmdline = \"shutdown-grace=2 -- $how\""
+    if guest_start "c-sigterm-$how" "/run/ferrun/c-sigterm-$how.cfg" &&
+        guest_expect "c-sigterm-$how" c-sigterm-ready.expect 60; then
+        xl shutdown "c-sigterm-$how"
+        if [ "$how" != default ]; then
+            guest_expect "c-sigterm-$how" "c-sigterm-$how.expect" 30
+        fi
+        guest_wait_stop "c-sigterm-$how" poweroff 30
+    fi
+done
+
 # Failing C programs: abort() and a NULL store end in crash reports naming the C
 # functions; exit(3) ends the domain as crashed.
 for how in abort segv exit; do
@@ -132,9 +151,9 @@ fi
 # read; the output must be the host's. Each runs at the smallest `memory =` that holds it,
 # found by trying each MiB on this testbed (one MiB less stops with cprog's message): the
 # ramdisk stays reserved for good and the program is loaded beside it, so S MiB need
-# about 2 S + 3 MiB (cprog's image and Xen's boot structures, the runtime's heap, the
-# program's 1 MiB stack): 5, 19 and 68 MiB.
-for size_mem in 1:5 8:19 32:68; do
+# about 2 S + 3 MiB (cprog's image and Xen's boot structures, the runtime's heap and
+# file tree, the program's 1 MiB stack): 5, 20 and 68 MiB.
+for size_mem in 1:5 8:20 32:68; do
     size=${size_mem%:*} mem=${size_mem#*:} name=c-ramdisk-${size_mem%:*}m
     guest_cfg "$name" ../images/cprog "memory = $mem" "ramdisk = \"$PWD/pad-$size.elf\"" \
         "cmdline = \"$c_watchdog\""
