@@ -43,6 +43,9 @@ struct ThreadExtra {
 
 static EXTRA: spin::Mutex<BTreeMap<u64, ThreadExtra>> = spin::Mutex::new(BTreeMap::new());
 
+/// Room left between the system call's own frames and a signal frame on the same stack.
+const FRAME_MARGIN: u64 = 8192;
+
 /// The program's process id.
 const PID: u32 = crate::file::PID;
 
@@ -493,6 +496,15 @@ fn enter_handler(
         && !(extra.alt.sp..extra.alt.sp.saturating_add(extra.alt.size)).contains(&f.rsp);
     let mut fpu = [0u8; 512];
     sched::save_fpu(&mut fpu);
+    // This call runs on the thread's own stack, below the program's red zone: the frame
+    // goes below the frames running now (with room for the calls still to come), or they
+    // would overwrite it before the handler runs.
+    let below_us = kernel::arch::x86_64::stack_pointer().saturating_sub(FRAME_MARGIN);
+    let top = if on_alt {
+        extra.alt.sp.saturating_add(extra.alt.size)
+    } else {
+        below_us.min(f.rsp.saturating_sub(128))
+    };
     let req = FrameRequest {
         regs: &regs,
         old_mask,
@@ -500,7 +512,7 @@ fn enter_handler(
         restorer: action.restorer,
         fpu: &fpu,
         stack: extra.alt,
-        alt_stack_top: on_alt.then(|| extra.alt.sp.saturating_add(extra.alt.size)),
+        alt_stack_top: Some(top),
     };
     let frame = match signal::build_frame(&req) {
         Ok(fr) => fr,
