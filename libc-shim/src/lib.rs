@@ -6,8 +6,9 @@
 //! stack, and this crate answers them with Linux's numbers, structures and errno values.
 //! Stdio, malloc, pthreads and libm then come from musl itself.
 //!
-//! Host-tested parts: [`elf`] (reading the program) and [`initstack`] (its first stack).
-//! The rest needs the hypervisor and builds only for the guest.
+//! Host-tested parts: [`elf`] (reading the program), [`initstack`] (its first stack),
+//! [`nr`], [`errno`], [`stat`] and [`signal`] (signals' bookkeeping and frames). The rest
+//! needs the hypervisor and builds only for the guest (see README.md).
 //!
 //! May use: `kernel` (threads, memory, time, console, network service), `xen`.
 #![cfg_attr(target_os = "none", no_std)]
