@@ -366,16 +366,21 @@ pub(crate) fn open_object(object: Arc<dyn FileObject>, flags: u32) -> Result<i32
     install(Description::new(object, flags), flags & oflag::CLOEXEC != 0)
 }
 
-/// The description `fd` names.
-pub(crate) fn get(fd: u64) -> Result<Arc<Description>, Errno> {
+/// The descriptor `fd` (its own reference to the description).
+fn slot(fd: u64) -> Result<Slot, Errno> {
     let n = index(fd)?;
     TABLE
         .lock()
         .slots
         .get(n)
-        .and_then(|s| s.as_ref())
-        .map(|s| s.desc.clone())
+        .and_then(Option::as_ref)
+        .cloned()
         .ok_or(Errno::EBADF)
+}
+
+/// The description `fd` names.
+pub(crate) fn get(fd: u64) -> Result<Arc<Description>, Errno> {
+    Ok(slot(fd)?.desc)
 }
 
 /// The description `fd` names, unless it is `O_PATH` (for calls that need a real open).
@@ -436,14 +441,7 @@ pub(crate) fn dup_to(old: u64, new: u64, cloexec: bool, is_dup3: bool) -> Result
 
 /// `FD_CLOEXEC` of `fd`.
 pub(crate) fn cloexec(fd: u64) -> Result<bool, Errno> {
-    let n = index(fd)?;
-    TABLE
-        .lock()
-        .slots
-        .get(n)
-        .and_then(|s| s.as_ref())
-        .map(|s| s.cloexec)
-        .ok_or(Errno::EBADF)
+    Ok(slot(fd)?.cloexec)
 }
 
 /// Sets `FD_CLOEXEC` of `fd`.

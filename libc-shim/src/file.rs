@@ -230,10 +230,12 @@ static LOCKS: spin::Mutex<Locks> = spin::Mutex::new(Locks {
 /// Threads in `F_SETLKW`/`F_OFD_SETLKW`/`flock` without `LOCK_NB`.
 static LOCK_WAITERS: WaitQueue = WaitQueue::new();
 
-fn release_locks(node: NodeRef, owner: Owner) {
+/// Changes the POSIX locks of `node` with `f` (a table left empty goes), then wakes the
+/// threads waiting for a lock to look again.
+fn change_posix(node: NodeRef, f: impl FnOnce(&mut LockTable)) {
     let mut l = LOCKS.lock();
     if let Some(t) = l.posix.get_mut(&node) {
-        t.release_owner(owner);
+        f(t);
         if t.is_empty() {
             l.posix.remove(&node);
         }
@@ -242,18 +244,27 @@ fn release_locks(node: NodeRef, owner: Owner) {
     LOCK_WAITERS.wake_all();
 }
 
-/// A description's last close: its open-file-description and `flock` locks go.
-pub(crate) fn description_closed(node: NodeRef, id: u64) {
-    release_locks(node, Owner::Ofd(id));
+/// Changes the `flock` locks of `node` with `f`, as [`change_posix`] does.
+fn change_flock(node: NodeRef, f: impl FnOnce(&mut FlockTable)) {
     let mut l = LOCKS.lock();
     if let Some(t) = l.flock.get_mut(&node) {
-        t.unlock(id);
+        f(t);
         if t.is_empty() {
             l.flock.remove(&node);
         }
     }
     drop(l);
     LOCK_WAITERS.wake_all();
+}
+
+fn release_locks(node: NodeRef, owner: Owner) {
+    change_posix(node, |t| t.release_owner(owner));
+}
+
+/// A description's last close: its open-file-description and `flock` locks go.
+pub(crate) fn description_closed(node: NodeRef, id: u64) {
+    release_locks(node, Owner::Ofd(id));
+    change_flock(node, |t| t.unlock(id));
 }
 
 /// `fcntl` lock commands.
@@ -366,15 +377,7 @@ pub(crate) fn fcntl_lock(d: &Description, cmd: u64, arg: u64) -> Result<i64, Err
         }
         SETLK | SETLKW | OFD_SETLK | OFD_SETLKW => {
             let Some(kind) = kind else {
-                let mut l = LOCKS.lock();
-                if let Some(t) = l.posix.get_mut(&node.node) {
-                    t.unlock(owner, range);
-                    if t.is_empty() {
-                        l.posix.remove(&node.node);
-                    }
-                }
-                drop(l);
-                LOCK_WAITERS.wake_all();
+                change_posix(node.node, |t| t.unlock(owner, range));
                 return Ok(0);
             };
             match kind {
@@ -415,12 +418,7 @@ pub(crate) fn flock(d: &Description, op: u64) -> Result<i64, Errno> {
         LOCK_SH => FlockKind::Shared,
         LOCK_EX => FlockKind::Exclusive,
         LOCK_UN => {
-            let mut l = LOCKS.lock();
-            if let Some(t) = l.flock.get_mut(&node.node) {
-                t.unlock(d.id);
-            }
-            drop(l);
-            LOCK_WAITERS.wake_all();
+            change_flock(node.node, |t| t.unlock(d.id));
             return Ok(0);
         }
         _ => return Err(Errno::EINVAL),
