@@ -1,8 +1,8 @@
 //! cprog: runs a C program on Debian's musl through libc-shim.
 //!
 //! The program is the one embedded at build time (`scripts/build DIR` for a directory of
-//! C sources), or else the module Xen loaded with the image (xl's `ramdisk =`), so one
-//! image runs any static-pie musl program. The words of the guest command line after `--`
+//! C sources, `scripts/build --elf FILE` for a prebuilt static-pie), or else the module Xen
+//! loaded with the image (xl's `ramdisk =`), so one image runs any static-pie musl program. The words of the guest command line after `--`
 //! are its arguments after `argv[0]` (the program's name).
 #![no_std]
 #![no_main]
@@ -16,7 +16,7 @@ kernel::main!(main);
 /// The embedded program (empty when none was given at build time).
 static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/program.elf"));
 
-/// The program's name (`argv[0]`): set by scripts/build from the directory's name.
+/// The program's name (`argv[0]`): set by scripts/build from the directory's or file's name.
 const NAME: &str = match option_env!("FERRUN_C_NAME") {
     Some(n) => n,
     None => "program",
