@@ -1,7 +1,7 @@
 //! cprog: runs a C program on Debian's musl through libc-shim.
 //!
 //! The program is the one embedded at build time (`scripts/build DIR` for a directory of
-//! C sources), or else comes from the module Xen loaded with the image (xl's `ramdisk =`):
+//! C sources, `scripts/build --elf FILE` for a prebuilt static-pie), or else comes from the module Xen loaded with the image (xl's `ramdisk =`):
 //! - a static-pie ELF: that is the program;
 //! - a `newc` cpio archive: that is the read-only root of the file tree, and the first
 //!   argument after `--` on the command line is the program's path in it
@@ -29,7 +29,7 @@ kernel::main!(main);
 /// The embedded program (empty when none was given at build time).
 static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/program.elf"));
 
-/// The program's name (`argv[0]`): set by scripts/build from the directory's name.
+/// The program's name (`argv[0]`): set by scripts/build from the directory's or file's name.
 const NAME: &str = match option_env!("FERRUN_C_NAME") {
     Some(n) => n,
     None => "program",
