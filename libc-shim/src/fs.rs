@@ -388,7 +388,7 @@ fn proc_file(name: &[u8]) -> Vec<u8> {
     let free_kb = fu.free as u64 * 4;
     let up_ns = kernel::time::now_ns();
     let (up_s, up_cs) = (up_ns / 1_000_000_000, (up_ns / 10_000_000) % 100);
-    let run_ns = kernel::time::runstate().map_or(kernel::time::run_clock_ns(), |r| r.running);
+    let run_ns = crate::process::cpu_ns();
     let ticks = |ns: u64| ns / 10_000_000;
     let steal = kernel::time::steal_ns().unwrap_or(0);
     let idle = up_ns.saturating_sub(run_ns).saturating_sub(steal);
@@ -416,19 +416,18 @@ fn proc_file(name: &[u8]) -> Vec<u8> {
             String::from("Linux version 6.1.0-ferrun (ferrun unikernel, Xen PV) #1 SMP\n")
         }
         b"self/stat" => {
-            let rss = (fu.heap + fu.page_tables) as u64
-                + (mi.nr_pages - fu.free as u64).saturating_sub(fu.heap as u64);
+            let rss = crate::process::used_pages();
             format!(
                 "1 (program) R 0 1 1 0 -1 0 0 0 0 0 {ut} 0 0 0 20 0 {th} 0 0 {vsz} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n",
                 ut = ticks(run_ns),
                 th = kernel::sched::live_threads(),
-                vsz = (mi.nr_pages - fu.free as u64) * 4096,
+                vsz = rss * 4096,
             )
         }
         b"self/status" => format!(
             "Name:\tprogram\nState:\tR (running)\nPid:\t1\nPPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t{}\nVmRSS:\t{} kB\n",
             kernel::sched::live_threads(),
-            total_kb - free_kb,
+            crate::process::used_pages() * 4,
         ),
         b"self/cmdline" => {
             let mut v = Vec::new();

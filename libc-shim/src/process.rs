@@ -90,9 +90,18 @@ pub(crate) fn setrlimit(res: u64, new: u64) -> R {
     prlimit64(0, res, new, 0)
 }
 
-/// Time the vCPU ran, ns.
-fn cpu_ns() -> u64 {
+/// Time the vCPU ran, ns: the program's CPU time (`getrusage`, `times`, the CPU-time
+/// clocks, `/proc`).
+pub(crate) fn cpu_ns() -> u64 {
     kernel::time::runstate().map_or(kernel::time::run_clock_ns(), |r| r.running)
+}
+
+/// Pages of the domain not free: what the program holds, as its resident size reports
+/// (`getrusage`, `/proc/self/stat`, `/proc/self/status`).
+pub(crate) fn used_pages() -> u64 {
+    kernel::mem_info()
+        .nr_pages
+        .saturating_sub(kernel::mm::frame_usage().free as u64)
 }
 
 /// `sysinfo(info)`: uptime, memory (total, free) and the thread count.
@@ -130,9 +139,7 @@ pub(crate) fn getrusage(who: u64, usage: u64) -> R {
         let ns = cpu_ns();
         b[0..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
         b[8..16].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
-        let mi = kernel::mem_info();
-        let used_kb = (mi.nr_pages - kernel::mm::frame_usage().free as u64) * 4;
-        b[32..40].copy_from_slice(&used_kb.to_le_bytes());
+        b[32..40].copy_from_slice(&(used_pages() * 4).to_le_bytes());
         // ru_nvcsw: the 13th long after the two timevals.
         b[32 + 12 * 8..32 + 13 * 8].copy_from_slice(&kernel::sched::switches().to_le_bytes());
     }

@@ -365,9 +365,7 @@ fn clock_ns(clk: u64) -> Result<u128, Errno> {
         // CLOCK_MONOTONIC, _RAW, _COARSE, CLOCK_BOOTTIME.
         1 | 4 | 6 | 7 => Ok(u128::from(time::now_ns())),
         // CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID: time the vCPU really ran.
-        2 | 3 => Ok(u128::from(
-            time::runstate().map_or(time::run_clock_ns(), |r| r.running),
-        )),
+        2 | 3 => Ok(u128::from(crate::process::cpu_ns())),
         _ => Err(Errno::EINVAL),
     }
 }
