@@ -36,27 +36,6 @@ pub fn xen_cpuid(leaf: u32, sub: u32) -> [u32; 4] {
     [eax, ebx, ecx, edx]
 }
 
-/// CPUID as the instruction answers it unemulated (the host's view, where the CPU does
-/// not fault on CPUID for PV guests), for the report beside Xen's.
-pub fn native_cpuid(leaf: u32, sub: u32) -> [u32; 4] {
-    let (eax, ebx, ecx, edx): (u32, u32, u32, u32);
-    // SAFETY: CPUID is unprivileged and only writes the four registers named (RBX saved as
-    // above).
-    unsafe {
-        asm!(
-            "mov {save:r}, rbx",
-            "cpuid",
-            "xchg {save:r}, rbx",
-            save = out(reg) ebx,
-            inout("eax") leaf => eax,
-            inout("ecx") sub => ecx,
-            out("edx") edx,
-            options(nostack, preserves_flags),
-        );
-    }
-    [eax, ebx, ecx, edx]
-}
-
 /// One `rdrand`: a random 64-bit value, or `None` when the instruction said it had none
 /// ready (CF = 0).
 ///
