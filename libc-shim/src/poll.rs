@@ -137,15 +137,11 @@ fn ms_deadline(ms: i32) -> Option<u64> {
 }
 
 /// A `struct timespec` timeout at `ts` (null: for ever) as a deadline.
-fn ts_deadline(ts: u64) -> Result<Option<u64>, Errno> {
+pub(crate) fn ts_deadline(ts: u64) -> Result<Option<u64>, Errno> {
     if ts == 0 {
         return Ok(None);
     }
-    let (sec, nsec) = user::read_timespec(ts)?;
-    if sec as i64 <= -1 || nsec >= 1_000_000_000 {
-        return Err(Errno::EINVAL);
-    }
-    let ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
+    let ns = user::read_timespec_ns(ts)?;
     Ok(Some(kernel::time::now_ns().saturating_add(ns)))
 }
 
@@ -290,12 +286,7 @@ pub(crate) fn select_timeval(nfds: u64, rd: u64, wr: u64, ex: u64, tv: u64) -> R
     let deadline = if tv == 0 {
         None
     } else {
-        let (sec, usec) = user::read_timespec(tv)?;
-        if sec as i64 <= -1 || usec >= 1_000_000 {
-            return Err(Errno::EINVAL);
-        }
-        let us = sec.saturating_mul(1_000_000).saturating_add(usec);
-        Some(kernel::time::now_ns().saturating_add(us.saturating_mul(1000)))
+        Some(kernel::time::now_ns().saturating_add(user::read_timeval_ns(tv)?))
     };
     select(nfds, rd, wr, ex, deadline)
 }

@@ -321,16 +321,7 @@ pub(crate) fn rt_sigtimedwait(set_p: u64, info_p: u64, ts: u64, size: u64) -> R 
         return Err(Errno::EINVAL);
     }
     let set = SigSet(user::read_u64(set_p)?).blockable();
-    let deadline = if ts == 0 {
-        None
-    } else {
-        let (sec, nsec) = user::read_timespec(ts)?;
-        if nsec >= 1_000_000_000 {
-            return Err(Errno::EINVAL);
-        }
-        let ns = sec.saturating_mul(1_000_000_000).saturating_add(nsec);
-        Some(kernel::time::now_ns().saturating_add(ns))
-    };
+    let deadline = crate::poll::ts_deadline(ts)?;
     let t = tid();
     loop {
         if let Some((sig, info)) = with(|s| s.take_from(t, set)).flatten() {
@@ -630,14 +621,6 @@ pub(crate) fn alarm(secs: u64) -> R {
     Ok(left.div_ceil(1_000_000_000) as i64)
 }
 
-fn read_timeval(p: u64) -> Result<u64, Errno> {
-    let (s, us) = user::read_timespec(p)?;
-    if us >= 1_000_000 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(s.saturating_mul(1_000_000_000).saturating_add(us * 1000))
-}
-
 fn write_itimerval(p: u64, (value, interval): (u64, u64)) -> Result<(), Errno> {
     let mut b = [0u8; 32];
     for (i, ns) in [interval, value].iter().enumerate() {
@@ -655,7 +638,10 @@ pub(crate) fn setitimer(which: u64, new: u64, old: u64) -> R {
     let (interval, value) = if new == 0 {
         (0, 0)
     } else {
-        (read_timeval(new)?, read_timeval(new + 16)?)
+        (
+            user::read_timeval_ns(new)?,
+            user::read_timeval_ns(new + 16)?,
+        )
     };
     let was = set_itimer(value, interval)?;
     if old != 0 {

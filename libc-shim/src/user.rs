@@ -94,6 +94,28 @@ pub(crate) fn read_timespec(addr: u64) -> Result<(u64, u64), Errno> {
     Ok((read_u64(addr)?, read_u64(addr.wrapping_add(8))?))
 }
 
+/// A `struct timespec` at `addr` as nanoseconds; `EINVAL` for negative seconds or
+/// nanoseconds of a second or more (Linux's `timespec64_valid`).
+pub(crate) fn read_timespec_ns(addr: u64) -> Result<u64, Errno> {
+    let (sec, nsec) = read_timespec(addr)?;
+    if (sec as i64) < 0 || nsec >= 1_000_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sec.saturating_mul(1_000_000_000).saturating_add(nsec))
+}
+
+/// A `struct timeval` at `addr` as nanoseconds; `EINVAL` for negative seconds or
+/// microseconds of a second or more.
+pub(crate) fn read_timeval_ns(addr: u64) -> Result<u64, Errno> {
+    let (sec, usec) = read_timespec(addr)?;
+    if (sec as i64) < 0 || usec >= 1_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sec
+        .saturating_mul(1_000_000_000)
+        .saturating_add(usec * 1000))
+}
+
 /// Writes a `u64` at `addr`.
 pub(crate) fn write_u64(addr: u64, v: u64) -> Result<(), Errno> {
     write(addr, &v.to_le_bytes())
