@@ -9,7 +9,7 @@
 
 use crate::errno::Errno;
 use crate::fd::{self, Description, oflag};
-use crate::socket::{CHUNK, gather};
+use crate::socket::CHUNK;
 use crate::user::{self, IoVec};
 use vfs::FileType;
 
@@ -57,7 +57,7 @@ fn read_vecs(d: &Description, vecs: &[IoVec], at: Option<u64>) -> R {
             }
             Err(e) => return Err(e),
         };
-        scatter_at(vecs, done, chunk.get(..n).unwrap_or_default())?;
+        user::scatter(vecs, done, chunk.get(..n).unwrap_or_default())?;
         done += n;
         if n < want || !regular {
             break;
@@ -65,24 +65,6 @@ fn read_vecs(d: &Description, vecs: &[IoVec], at: Option<u64>) -> R {
     }
     d.touch();
     Ok(done as i64)
-}
-
-/// Copies `data` into the buffers `vecs` from byte `skip` of them.
-fn scatter_at(vecs: &[IoVec], mut skip: usize, mut data: &[u8]) -> Result<(), Errno> {
-    for &(base, len) in vecs {
-        if data.is_empty() {
-            break;
-        }
-        if skip >= len {
-            skip -= len;
-            continue;
-        }
-        let take = (len - skip).min(data.len());
-        user::write(base + skip as u64, data.get(..take).unwrap_or_default())?;
-        data = data.get(take..).unwrap_or_default();
-        skip = 0;
-    }
-    Ok(())
 }
 
 /// Writes the program's buffers `vecs` at the description's position (`at`: at that
@@ -93,7 +75,7 @@ fn write_vecs(d: &Description, vecs: &[IoVec], at: Option<u64>) -> R {
     let mut done = 0usize;
     loop {
         let want = (total - done).min(CHUNK);
-        let data = gather(vecs, done, want)?;
+        let data = user::gather(vecs, done, want)?;
         let r = match at {
             Some(off) => d.object.pwrite(&data, off + done as u64),
             None => d.object.write(d, &data),

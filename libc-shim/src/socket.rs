@@ -293,7 +293,7 @@ fn is_local_socket(d: &Description) -> bool {
 fn local_send(d: &Description, vecs: &[IoVec], flags: u64) -> R {
     let _ = flags;
     let total: usize = vecs.iter().map(|v| v.1).sum();
-    let data = gather(vecs, 0, total.min(CHUNK * 4))?;
+    let data = user::gather(vecs, 0, total.min(CHUNK * 4))?;
     let n = d.object.write(d, &data)?;
     d.touch();
     Ok(n as i64)
@@ -307,7 +307,7 @@ fn local_recv(d: &Description, vecs: &[IoVec]) -> R {
     let total: usize = vecs.iter().map(|v| v.1).sum();
     let mut buf = user::buffer(total.min(CHUNK))?;
     let n = d.object.read(d, &mut buf)?;
-    user::scatter(vecs, buf.get(..n).unwrap_or_default())?;
+    user::scatter(vecs, 0, buf.get(..n).unwrap_or_default())?;
     d.touch();
     Ok(n as i64)
 }
@@ -500,13 +500,13 @@ fn send_vecs(s: &Socket, vecs: &[IoVec], to: Option<SocketAddrV4>, flags: u64) -
         if total > UDP_MAX {
             return Err(Errno::EMSGSIZE);
         }
-        let data = gather(vecs, 0, total)?;
+        let data = user::gather(vecs, 0, total)?;
         return Ok(s.send(&data, to, dontwait)? as i64);
     }
     let mut sent = 0usize;
     while sent < total || total == 0 {
         let n = (total - sent).min(CHUNK);
-        let data = gather(vecs, sent, n)?;
+        let data = user::gather(vecs, sent, n)?;
         match s.send(&data, None, dontwait) {
             Ok(w) => {
                 sent += w;
@@ -526,29 +526,6 @@ fn send_vecs(s: &Socket, vecs: &[IoVec], to: Option<SocketAddrV4>, flags: u64) -
     Ok(sent as i64)
 }
 
-/// `len` bytes of the buffers `vecs` from byte `skip`, copied into a kernel buffer.
-pub(crate) fn gather(vecs: &[IoVec], mut skip: usize, len: usize) -> Result<Vec<u8>, Errno> {
-    let mut out = user::buffer(len)?;
-    let mut at = 0;
-    for &(base, l) in vecs {
-        if at == len {
-            break;
-        }
-        if skip >= l {
-            skip -= l;
-            continue;
-        }
-        let take = (l - skip).min(len - at);
-        user::read_into(
-            base.wrapping_add(skip as u64),
-            out.get_mut(at..at + take).ok_or(Errno::EFAULT)?,
-        )?;
-        at += take;
-        skip = 0;
-    }
-    Ok(out)
-}
-
 /// Receives into the program's buffers `vecs`: one datagram, or what a stream has.
 fn recv_vecs(
     s: &Socket,
@@ -564,7 +541,7 @@ fn recv_vecs(
     let total: usize = vecs.iter().map(|v| v.1).sum();
     let mut buf = user::buffer(total.min(CHUNK))?;
     let (n, from) = s.recv(&mut buf, flags & MSG_DONTWAIT != 0)?;
-    user::scatter(vecs, buf.get(..n).unwrap_or_default())?;
+    user::scatter(vecs, 0, buf.get(..n).unwrap_or_default())?;
     Ok((n, from))
 }
 

@@ -190,16 +190,43 @@ pub(crate) fn iovecs(iov: u64, count: u64) -> Result<Vec<IoVec>, Errno> {
     Ok(v)
 }
 
-/// Copies `data` into the buffers `vecs` in order; returns how many bytes went.
-pub(crate) fn scatter(vecs: &[IoVec], data: &[u8]) -> Result<usize, Errno> {
-    let mut off = 0;
-    for &(base, len) in vecs {
-        if off >= data.len() {
+/// `len` bytes of the buffers `vecs` from byte `skip`, copied into a kernel buffer.
+pub(crate) fn gather(vecs: &[IoVec], mut skip: usize, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut out = buffer(len)?;
+    let mut at = 0;
+    for &(base, l) in vecs {
+        if at == len {
             break;
         }
-        let take = len.min(data.len() - off);
-        write(base, data.get(off..off + take).unwrap_or_default())?;
-        off += take;
+        if skip >= l {
+            skip -= l;
+            continue;
+        }
+        let take = (l - skip).min(len - at);
+        read_into(
+            base.wrapping_add(skip as u64),
+            out.get_mut(at..at + take).ok_or(Errno::EFAULT)?,
+        )?;
+        at += take;
+        skip = 0;
     }
-    Ok(off)
+    Ok(out)
+}
+
+/// Copies `data` into the buffers `vecs`, from byte `skip` of them on.
+pub(crate) fn scatter(vecs: &[IoVec], mut skip: usize, mut data: &[u8]) -> Result<(), Errno> {
+    for &(base, len) in vecs {
+        if data.is_empty() {
+            break;
+        }
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let take = (len - skip).min(data.len());
+        write(base + skip as u64, data.get(..take).unwrap_or_default())?;
+        data = data.get(take..).unwrap_or_default();
+        skip = 0;
+    }
+    Ok(())
 }
